@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# mkmesh. The two commands a user needs: `make image` and `make test`.
+
+PKGS     := libarchive libguestfs libcurl jansson libzstd libcrypto zlib
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+            -Wformat-security
+ifeq ($(DEVELOPER),1)
+WARN     += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -D_GNU_SOURCE \
+             -DMKMESH_VERSION='"$(VERSION)"' -MMD -MP
+LIBS       = $(PKG_LIBS) -lpthread
+
+B := build
+LIB_SRC  := $(filter-out builder/main.c,$(wildcard builder/*.c)) $(wildcard uploader/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
+
+# Where images and caches go; override on the command line.
+TARGET   ?= droplet
+BUILD_ARGS ?=
+
+.PHONY: all deps test-deps image test test-unit test-integration test-slow bench clean
+
+all: mkmesh
+
+mkmesh: $(B)/builder/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/tests.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ibuilder -Iuploader $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
+# Installs what is missing when run as root; otherwise prints the command.
+deps:
+	@scripts/deps.sh
+
+test-deps:
+	@scripts/deps.sh --tests
+
+image: deps
+	$(MAKE) mkmesh
+	./mkmesh build $(TARGET) $(BUILD_ARGS)
+
+test: test-deps
+	$(MAKE) mkmesh $(TESTS)
+	@tests/run.sh
+
+test-unit: mkmesh $(TESTS)
+	@tests/run.sh unit
+
+test-slow: test-deps
+	$(MAKE) mkmesh $(TESTS)
+	@MKMESH_SLOW=1 tests/run.sh slow
+
+bench: deps
+	$(MAKE) mkmesh
+	@tests/bench.sh
+
+clean:
+	rm -rf $(B) mkmesh
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Small helpers shared by every module: scoped cleanup, errors, logging. */
+#ifndef MK_UTIL_H
+#define MK_UTIL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Our own error codes live above errno, as apk-tools does. */
+enum {
+	MK_ERR_BASE = 1024,
+	MK_ERR_RECIPE,      /* a recipe is malformed */
+	MK_ERR_USAGE,       /* bad command line */
+	MK_ERR_CHILD,       /* a helper program failed */
+	MK_ERR_NETWORK,     /* a download or a server could not be reached */
+	MK_ERR_CHECKSUM,    /* content does not match its pinned hash */
+	MK_ERR_GUESTFS,     /* libguestfs reported an error */
+	MK_ERR_ARCHIVE,     /* libarchive reported an error */
+	MK_ERR_INTERRUPTED, /* stopped by a signal */
+	MK_ERR_HTTP,        /* a server answered with an error status */
+	MK_ERR_AUTH,        /* credentials were refused */
+	MK_ERR_MAX
+};
+
+const char *mk_strerror(int err);
+
+/* Scoped cleanup, as systemd does it. */
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Logging: one place decides what reaches stderr. */
+extern int mk_verbosity; /* 0 = -q, 1 = normal, 2 = -v */
+void mk_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mk_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mk_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mk_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Allocation that aborts on out-of-memory: there is nothing to recover. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable array of strings. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+void strv_push(struct strv *s, const char *str);
+void strv_push_take(struct strv *s, char *str);
+bool strv_contains(const struct strv *s, const char *str);
+void strv_sort(struct strv *s);
+void strv_release(struct strv *s);
+
+/* Seconds since an arbitrary start, for stage timings. */
+double mk_now(void);
+
+/* Files. */
+int mk_mkdir_p(const char *path, int mode);
+int mk_read_file(const char *path, char **out, size_t *len);
+int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+bool mk_path_exists(const char *path);
+int mk_rm_rf(const char *path);
+
+/* sha256 of a memory block or a file, as 64 lower-case hex digits + NUL. */
+void mk_sha256_hex(const void *data, size_t len, char out[65]);
+int mk_sha256_file(const char *path, char out[65], uint64_t *size);
+
+/*
+ * Temporary files that must not survive a failure or a signal. The signal
+ * handler unlinks them (unlink is async-signal-safe) and stops the children
+ * we registered before it re-raises the signal.
+ */
+void mk_temp_register(const char *path);
+void mk_temp_forget(const char *path);
+void mk_temp_cleanup(void);
+void mk_child_register(pid_t pid);
+void mk_child_forget(pid_t pid);
+void mk_signals_install(void);
+extern volatile int mk_interrupted;
+
+/* Run a program, stdout and stderr appended to log_fd (or inherited if < 0). */
+int mk_run(char *const argv[], int log_fd, int *exit_status);
+
+/* Progress: one line per stage, a bar only when stderr is a terminal. */
+struct mk_progress {
+	const char *what;
+	uint64_t total, done;
+	double start, last_draw;
+	bool tty;
+};
+void mk_progress_begin(struct mk_progress *p, const char *what, uint64_t total);
+void mk_progress_update(struct mk_progress *p, uint64_t done);
+void mk_progress_end(struct mk_progress *p);
+
+#endif
