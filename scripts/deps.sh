@@ -11,7 +11,7 @@ build_pkgs="gcc make pkg-config git ca-certificates
   mmdebstrap uidmap libguestfs0 supermin linux-image-amd64
   e2fsprogs dosfstools fdisk"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
-  curl nodejs npm python3"
+  curl python3"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
@@ -21,6 +21,12 @@ for p in $pkgs; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$s" = installed ] || missing="$missing $p"
 done
+
+# Node.js may come from elsewhere than Debian (its npm conflicts with
+# Debian's); only install Debian's when there is no node or npm at all.
+if [ "${1:-}" = "--tests" ] && ! { command -v node && command -v npm; } >/dev/null; then
+	missing="$missing nodejs npm"
+fi
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -eq 0 ]; then
