@@ -269,8 +269,11 @@ static int s3_request(struct s3_ctx *x, const char *method, const char *key, con
 		snprintf(hash, sizeof(hash), "%s", EMPTY_SHA256);
 	snprintf(hdr, sizeof(hdr), "x-amz-content-sha256: %s", hash);
 	struct curl_slist *h = curl_slist_append(NULL, hdr);
-	/* No "Expect: 100-continue" round trip, no form content type. */
-	h = curl_slist_append(h, "Expect:");
+	/*
+	 * Not "Expect:" to skip the 100-continue round trip: libcurl 7.88 signs
+	 * the header it then leaves out, and the server refuses the signature.
+	 * No form content type either.
+	 */
 	if (!strcmp(method, "POST"))
 		h = curl_slist_append(h, "Content-Type: application/xml");
 	_cleanup_free_ char *url = s3_object_url(x->c, key, query);
@@ -393,7 +396,6 @@ static int part_start(struct s3_ctx *x, CURLM *m, struct part *p, int fd, const 
 	mk_sha256_hex(p->buf, p->len, hash);
 	snprintf(hdr, sizeof(hdr), "x-amz-content-sha256: %s", hash);
 	p->hdrs = curl_slist_append(NULL, hdr);
-	p->hdrs = curl_slist_append(p->hdrs, "Expect:");
 	_cleanup_free_ char *eid = s3_uri_encode(upload_id, false);
 	_cleanup_free_ char *query = xasprintf("partNumber=%u&uploadId=%s", p->num, eid);
 	_cleanup_free_ char *url = s3_object_url(x->c, key, query);
