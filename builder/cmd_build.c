@@ -1,11 +1,380 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/* mkmesh build TARGET: the stage driver. Each stage is a module; this file
+ * only runs them in order, times them and logs their one error. */
+#include <getopt.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
 #include "commands.h"
-#include "util.h"
+#include "compose.h"
+#include "disk.h"
+#include "fetch.h"
+#include "options.h"
+#include "output.h"
+#include "recipe.h"
+#include "rootfs.h"
+#include "target.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mkmesh build TARGET [OPTIONS]\n"
+		"\n"
+		"Builds a disk image for TARGET ('mkmesh list' shows them): a Debian root file\n"
+		"system made by mmdebstrap, the layers' files, a partitioned disk with a\n"
+		"bootloader, compressed into the output directory with a manifest and SHA256SUMS.\n"
+		"Nothing instance-specific is in the image: keys and secrets are made on first boot.\n"
+		"\n"
+		"options:\n"
+		"  --suite SUITE          Debian suite instead of the recipe's (e.g. sid)\n"
+		"  --with LAYER[,LAYER]   add optional layers (e.g. --with yggdrasil)\n"
+		"  --without LAYER[,..]   leave optional layers out (e.g. --without cjdns)\n"
+		"  --recipes DIR          another recipe tree (default: ./recipes)\n"
+		"  --out DIR              where images go (default: ./images)\n"
+		"  --cache DIR            apt archives, artifacts and rootfs tarballs\n"
+		"                         (default: $XDG_CACHE_HOME/mkmesh, /var/cache/mkmesh for root)\n"
+		"  --artifacts DIR        local copies of the downloads (made by 'mkmesh fetch')\n"
+		"  --mirror URL           Debian mirror instead of the recipe's\n"
+		"  --no-check-valid-until accept an expired Release file (snapshot mirrors)\n"
+		"  --image-version V      version in the file name (default: mkmesh's)\n"
+		"  -v, --verbose          show the tools' output\n"
+		"  -q, --quiet            only errors\n"
+		"\n"
+		"SOURCE_DATE_EPOCH, when set, is the time every file in the image is clamped to.\n"
+		"\n"
+		"examples:\n"
+		"  mkmesh build droplet\n"
+		"  mkmesh build droplet --suite sid --without cjdns\n"
+		"  mkmesh build droplet --mirror http://snapshot.debian.org/archive/debian/20260101T000000Z \\\n"
+		"      --no-check-valid-until\n");
+}
+
+struct build {
+	struct build_options o;
+	const char *target;
+	struct recipe *recipe;
+	const struct mk_target *handler;
+	double t0, stage_t0;
+	int stage, n_stages;
+	char err[2048];
+	/* what the stages made */
+	struct rootfs_result rootfs;
+	struct compose_input compose;
+	struct compose_result composed;
+	json_t *artifacts;
+	char *raw;
+	struct output_file image, manifest;
+};
+
+static void stage_begin(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void stage_begin(struct build *b, const char *fmt, ...)
+{
+	va_list ap;
+	b->stage_t0 = mk_now();
+	b->stage++;
+	if (mk_verbosity < 1)
+		return;
+	fprintf(stderr, "mkmesh: [%d/%d] ", b->stage, b->n_stages);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void stage_end(struct build *b, const char *detail)
+{
+	mk_log_info("      done in %.1fs%s%s", mk_now() - b->stage_t0, detail ? ", " : "",
+		    detail ? detail : "");
+}
+
+static time_t source_date_epoch(const char *recipes)
+{
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	if (env && *env)
+		return (time_t)strtoll(env, NULL, 10);
+	/* The last commit of the recipe tree: the same sources give the same times. */
+	_cleanup_free_ char *cmd = xasprintf("git -C '%s' log -1 --format=%%ct 2>/dev/null", recipes);
+	_cleanup_pclose_ FILE *p = popen(cmd, "re");
+	char line[32] = "";
+	if (p && fgets(line, sizeof(line), p) && line[0] >= '0' && line[0] <= '9')
+		return (time_t)strtoll(line, NULL, 10);
+	return time(NULL);
+}
+
+/* Every download the build needs, fetched and verified before the long steps. */
+static int stage_artifacts(struct build *b)
+{
+	const struct recipe *r = b->recipe;
+	b->artifacts = json_array();
+	for (size_t i = 0; i < r->n_layers; i++) {
+		const struct recipe_layer *l = r->layers[i];
+		for (size_t j = 0; j < l->n_artifacts; j++) {
+			const struct recipe_artifact *a = &l->artifacts[j];
+			_cleanup_free_ char *path = NULL;
+			char ferr[1024];
+			int rc = fetch_artifact(a->url, a->sha256, b->o.cache, b->o.artifacts, &path, ferr,
+						sizeof(ferr));
+			if (rc < 0) {
+				snprintf(b->err, sizeof(b->err),
+					 "layer '%s': artifact '%s': %s\n"
+					 "  ways out: run 'mkmesh fetch %s' on a connected machine and build with "
+					 "--artifacts DIR, or leave the layer out with --without %s",
+					 l->name, a->name, ferr, r->name, l->name);
+				return rc;
+			}
+			struct stat st;
+			stat(path, &st);
+			json_array_append_new(b->artifacts,
+					      json_pack("{s:s, s:s, s:s, s:s, s:I}", "layer", l->name, "name",
+							a->name, "url", a->url, "sha256", a->sha256, "size",
+							(json_int_t)st.st_size));
+			b->compose.extras = xrealloc(b->compose.extras,
+						     (b->compose.n_extras + 1) * sizeof(*b->compose.extras));
+			b->compose.extras[b->compose.n_extras++] = (struct compose_extra){
+				.path = xstrdup(a->dest + 1), .source = TAKE_PTR(path), .mode = a->mode,
+				.unpack = a->unpack};
+		}
+	}
+	return 0;
+}
+
+static int stage_rootfs(struct build *b)
+{
+	_cleanup_free_ char *logdir = xasprintf("%s/logs", b->o.cache);
+	_cleanup_free_ char *log = xasprintf("%s/%s-rootfs.log", logdir, b->recipe->name);
+	mk_mkdir_p(logdir, 0755);
+	int rc = rootfs_build(b->recipe, b->o.cache, log, &b->rootfs, b->err, sizeof(b->err));
+	if (rc < 0)
+		return rc;
+	stage_end(b, b->rootfs.cached ? "from the cache" : "cached for the next build");
+	return 0;
+}
+
+/* The files every image gets from the build itself. */
+static void add_build_files(struct build *b)
+{
+	const struct recipe *r = b->recipe;
+	json_t *layers = json_array();
+	for (size_t i = 0; i < r->n_layers; i++)
+		json_array_append_new(layers, json_string(r->layers[i]->name));
+	json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "target", r->name, "version",
+				 b->o.image_version, "arch", r->arch, "suite", r->suite, "built_by",
+				 "mkmesh " MKMESH_VERSION, "layers", layers);
+	_cleanup_free_ char *text = json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(info);
+	_cleanup_free_ char *withnl = xasprintf("%s\n", text);
+	compose_add_file(&b->compose, "etc/mkmesh/build.json", withnl, 0644);
+	/* Empty: systemd makes a new one on each machine's first boot. */
+	compose_add_file(&b->compose, "etc/machine-id", "", 0444);
+	b->handler->add_files(r, &b->compose);
+}
+
+static int stage_disk(struct build *b)
+{
+	struct disk d;
+	_cleanup_free_ char *workdir = xasprintf("%s/work", b->o.cache);
+	int rc;
+
+	mk_mkdir_p(workdir, 0755);
+	b->raw = xasprintf("%s/%s-%d.raw", workdir, b->recipe->name, (int)getpid());
+	mk_temp_register(b->raw);
+	b->compose.rootfs_tar = b->rootfs.tar_path;
+	b->compose.recipe = b->recipe;
+	b->compose.source_date_epoch = source_date_epoch(b->o.recipes);
+	add_build_files(b);
+	rc = disk_open(&d, b->raw, b->recipe->disk.size, b->o.cache, b->err, sizeof(b->err));
+	if (rc == 0)
+		rc = b->handler->make_disk(&d, b->recipe, &b->compose, &b->composed);
+	int rc2 = disk_close(&d);
+	if (rc == 0)
+		rc = rc2;
+	if (rc < 0)
+		return rc;
+	_cleanup_free_ char *detail = xasprintf("%llu entries, %.0f MiB of files, %zu packages",
+						(unsigned long long)b->composed.entries,
+						b->composed.bytes / 1048576.0, b->composed.n_packages);
+	stage_end(b, detail);
+	return 0;
+}
+
+static char *image_name(const struct build *b)
+{
+	const char *ext = !strcmp(b->recipe->compress, "gzip") ? ".gz" : ".zst";
+	return xasprintf("mkmesh-%s-%s-%s%s%s", b->recipe->name, b->o.image_version, b->recipe->arch,
+			 b->handler->suffix, ext);
+}
+
+static int stage_output(struct build *b)
+{
+	_cleanup_free_ char *name = image_name(b);
+	_cleanup_free_ char *dest = xasprintf("%s/%s", b->o.out, name);
+	int rc;
+
+	if ((rc = mk_mkdir_p(b->o.out, 0755)) < 0) {
+		snprintf(b->err, sizeof(b->err), "cannot create '%s': %s", b->o.out, strerror(-rc));
+		return rc;
+	}
+	rc = output_compress(b->raw, dest, b->recipe->compress, &b->image, b->err, sizeof(b->err));
+	if (rc < 0)
+		return rc;
+	/* From here on a failure must not leave this image behind either. */
+	mk_temp_register(dest);
+	_cleanup_free_ char *detail = xasprintf("%.1f MiB", b->image.size / 1048576.0);
+	stage_end(b, detail);
+	return 0;
+}
+
+static json_t *manifest_json(const struct build *b)
+{
+	const struct recipe *r = b->recipe;
+	char uuid[37];
+	json_t *layers = json_array(), *packages = json_array();
+
+	target_root_uuid(r, uuid);
+	for (size_t i = 0; i < r->n_layers; i++)
+		json_array_append_new(layers, json_pack("{s:s, s:s?}", "name", r->layers[i]->name,
+							"description", r->layers[i]->description));
+	for (size_t i = 0; i < b->composed.n_packages; i++) {
+		const struct compose_package *p = &b->composed.packages[i];
+		json_array_append_new(packages, json_pack("{s:s, s:s, s:s}", "name", p->name, "version",
+							  p->version, "arch", p->arch));
+	}
+	const char *base = strrchr(b->image.path, '/');
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:O, s:{s:s, s:s, s:I, s:I, s:s, s:s}}",
+			 "manifest_version", 1, "target", r->name, "version", b->o.image_version,
+			 "arch", r->arch, "suite", r->suite, "mirror", r->mirror,
+			 "source_date_epoch", (json_int_t)b->compose.source_date_epoch,
+			 "built_by", "mkmesh " MKMESH_VERSION, "layers", layers, "packages", packages,
+			 "artifacts", b->artifacts, "image", "file", base ? base + 1 : b->image.path,
+			 "sha256", b->image.sha256, "size", (json_int_t)b->image.size, "disk_size",
+			 (json_int_t)r->disk.size, "root_uuid", uuid, "compression", r->compress);
+}
+
+static int stage_manifest(struct build *b)
+{
+	_cleanup_free_ char *name = image_name(b);
+	/* mkmesh-droplet-V-amd64.raw.gz -> mkmesh-droplet-V-amd64.manifest.json */
+	char *dot = strstr(name, b->handler->suffix);
+	*dot = '\0';
+	_cleanup_free_ char *dest = xasprintf("%s/%s.manifest.json", b->o.out, name);
+	json_t *m = manifest_json(b);
+	int rc = output_write_json(dest, m, &b->manifest, b->err, sizeof(b->err));
+	json_decref(m);
+	if (rc < 0)
+		return rc;
+	struct output_file files[] = {b->image, b->manifest};
+	rc = output_update_sums(b->o.out, files, ELEMENTSOF(files), b->err, sizeof(b->err));
+	if (rc < 0) {
+		unlink(dest);
+		return rc;
+	}
+	mk_temp_forget(b->image.path);
+	stage_end(b, NULL);
+	return 0;
+}
+
+static void build_release(struct build *b)
+{
+	if (b->raw) {
+		unlink(b->raw);
+		mk_temp_forget(b->raw);
+		free(b->raw);
+	}
+	rootfs_result_release(&b->rootfs);
+	compose_input_release(&b->compose);
+	compose_result_release(&b->composed);
+	json_decref(b->artifacts);
+	free(b->image.path);
+	free(b->manifest.path);
+	recipe_free(b->recipe);
+	build_options_release(&b->o);
+}
 
 int cmd_build(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	mk_log_error("'build' is not implemented yet");
-	return 1;
+	struct build b = {.n_stages = 5};
+	int rc = build_options_parse(&b.o, argc, argv, usage);
+	if (rc != -1)
+		return rc;
+	if (optind + 1 != argc) {
+		usage(stderr);
+		build_options_release(&b.o);
+		return 2;
+	}
+	b.target = argv[optind];
+
+	struct recipe_options ro = {.suite = b.o.suite, .mirror = b.o.mirror, .with = &b.o.with,
+				    .without = &b.o.without, .check_valid_until = b.o.check_valid_until};
+	rc = recipe_load(b.o.recipes, b.target, &ro, &b.recipe, b.err, sizeof(b.err));
+	if (rc < 0) {
+		mk_log_error("%s", b.err);
+		build_release(&b);
+		return 2;
+	}
+	b.handler = target_find(b.recipe->kind);
+	if (!b.handler) {
+		mk_log_error("%s: kind: no target handler '%s' (known: droplet)", b.recipe->file,
+			     b.recipe->kind);
+		build_release(&b);
+		return 2;
+	}
+	if ((rc = mk_mkdir_p(b.o.cache, 0755)) < 0) {
+		mk_log_error("cannot create the cache '%s': %s", b.o.cache, strerror(-rc));
+		build_release(&b);
+		return 1;
+	}
+
+	b.t0 = mk_now();
+	struct strv names = {0};
+	for (size_t i = 0; i < b.recipe->n_layers; i++)
+		strv_push(&names, b.recipe->layers[i]->name);
+	_cleanup_free_ char *joined = NULL;
+	size_t jl = 0;
+	FILE *jf = open_memstream(&joined, &jl);
+	for (size_t i = 0; i < names.n; i++)
+		fprintf(jf, "%s%s", i ? ", " : "", names.v[i]);
+	fclose(jf);
+	strv_release(&names);
+	mk_log_info("building '%s' (%s, Debian %s), layers: %s", b.recipe->name, b.recipe->arch,
+		    b.recipe->suite, joined);
+
+	stage_begin(&b, "artifacts: fetching and verifying what the layers download");
+	rc = stage_artifacts(&b);
+	if (rc == 0) {
+		stage_end(&b, NULL);
+		struct strv pkgs = {0};
+		recipe_all_packages(b.recipe, &pkgs);
+		stage_begin(&b, "rootfs: mmdebstrap, %zu packages from %s", pkgs.n, b.recipe->mirror);
+		strv_release(&pkgs);
+		rc = stage_rootfs(&b);
+	}
+	if (rc == 0) {
+		stage_begin(&b, "disk: %s %s image, %s", b.recipe->disk.table, b.recipe->disk.root_fs,
+			    b.recipe->kind);
+		rc = stage_disk(&b);
+	}
+	if (rc == 0) {
+		stage_begin(&b, "output: %s", b.recipe->compress);
+		rc = stage_output(&b);
+	}
+	if (rc == 0) {
+		stage_begin(&b, "manifest and SHA256SUMS");
+		rc = stage_manifest(&b);
+	}
+	if (rc < 0) {
+		if (mk_interrupted || rc == -MK_ERR_INTERRUPTED)
+			mk_log_error("build of '%s' interrupted; nothing was written to '%s'", b.target, b.o.out);
+		else
+			mk_log_error("%s", b.err);
+		mk_temp_cleanup();
+		build_release(&b);
+		return 1;
+	}
+	if (mk_verbosity >= 1)
+		fprintf(stderr, "mkmesh: built in %.0fs:\n", mk_now() - b.t0);
+	printf("%s\n%s\n", b.image.path, b.manifest.path);
+	build_release(&b);
+	return 0;
 }

@@ -34,10 +34,12 @@ const char *mk_strerror(int err);
 static inline void freep(void *p) { free(*(void **)p); }
 static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+static inline void pclosep(FILE **f) { if (*f) pclose(*f); }
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_pclose_ _cleanup_(pclosep)
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 #define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))

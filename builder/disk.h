@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The disk stage with libguestfs: an appliance that partitions, makes file
+ * systems and unpacks the composed tree into a raw disk image. */
+#ifndef MK_DISK_H
+#define MK_DISK_H
+
+#include <guestfs.h>
+#include <stdint.h>
+
+#include "compose.h"
+
+struct disk {
+	guestfs_h *g;
+	char *path;
+	char *err;      /* the caller's buffer, filled with libguestfs' words */
+	size_t errlen;
+};
+
+/* Creates a sparse raw file of SIZE bytes at PATH and starts the appliance.
+ * Uses KVM when it works here and TCG otherwise (one warning). */
+int disk_open(struct disk *d, const char *path, uint64_t size, const char *cache_dir, char *err,
+	      size_t errlen);
+/* Shuts the appliance down cleanly (syncing the disk) and frees it. */
+int disk_close(struct disk *d);
+
+/* Fills err from guestfs_last_error; returns -MK_ERR_GUESTFS. */
+int disk_fail(struct disk *d, const char *what);
+
+/* Streams the composed tree into the file system mounted at DIR. */
+int disk_tar_in(struct disk *d, const struct compose_input *in, const char *dir,
+		struct compose_result *res);
+
+/* Runs a command inside the image (same architecture only). */
+int disk_command(struct disk *d, const char *const *argv);
+
+/* A stable UUID derived from the recipe, so rebuilds give the same bytes. */
+void disk_uuid(const char *seed, char out[37]);
+
+#endif

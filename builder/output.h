@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Output: the raw disk streamed through the compressor into the output
+ * directory under a temporary name, renamed when complete; SHA256SUMS and
+ * the JSON manifest beside it. */
+#ifndef MK_OUTPUT_H
+#define MK_OUTPUT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct output_file {
+	char *path;
+	char sha256[65];
+	uint64_t size;
+};
+
+/* Compresses RAW ("gzip" or "zstd") into DEST (written as DEST.tmp first). */
+int output_compress(const char *raw, const char *dest, const char *method, struct output_file *res,
+		    char *err, size_t errlen);
+
+/* Writes MANIFEST to DEST (atomically), pretty-printed with sorted keys. */
+int output_write_json(const char *dest, json_t *manifest, struct output_file *res, char *err,
+		      size_t errlen);
+
+/* Adds or replaces the lines for FILES in DIR/SHA256SUMS. */
+int output_update_sums(const char *dir, const struct output_file *files, size_t n, char *err,
+		       size_t errlen);
+
+#endif

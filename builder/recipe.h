@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Recipes: a target file (recipes/<target>.json) and the layer files it
+ * names (recipes/layers/<layer>.json), loaded with jansson and validated
+ * before any work starts. Every error names the file and the JSON path. */
+#ifndef MK_RECIPE_H
+#define MK_RECIPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+/* Owner and mode for overlay paths matching a glob (relative to the overlay). */
+struct recipe_file_attr {
+	char *glob;
+	int mode;        /* -1: keep the default */
+	long uid, gid;   /* -1: root */
+};
+
+/* A file the build downloads and verifies (cjdns, Element, ...). */
+struct recipe_artifact {
+	char *name;
+	char *url;
+	char *sha256;
+	char *dest;        /* path in the image */
+	int mode;
+	bool unpack;       /* a tarball unpacked into dest (a directory) */
+	char *sig_url;     /* optional detached OpenPGP signature */
+	char *sig_sha256;
+	char *sig_fingerprint; /* the key the signature must be made with */
+};
+
+struct recipe_layer {
+	char *name;
+	char *file;        /* as given, for messages */
+	char *description;
+	bool optional;
+	struct strv requires;
+	struct strv packages;
+	struct strv enable;     /* systemd units from the overlay to enable */
+	char *overlay;          /* directory, or NULL when the layer has none */
+	struct recipe_file_attr *attrs;
+	size_t n_attrs;
+	struct recipe_artifact *artifacts;
+	size_t n_artifacts;
+};
+
+struct recipe_disk {
+	uint64_t size;          /* bytes */
+	char *table;            /* "mbr" */
+	char *root_label;
+	char *root_fs;          /* "ext4" */
+	uint64_t firmware_size; /* bytes of a leading FAT partition, 0 = none */
+	char *firmware_label;
+};
+
+struct recipe {
+	char *dir;              /* the recipe tree */
+	char *name;
+	char *file;
+	char *description;
+	char *kind;             /* which target handler builds it */
+	char *arch;
+	char *suite;
+	char *mirror;
+	struct strv components;
+	bool check_valid_until;
+	struct strv packages;   /* the target's own (kernel, bootloader) */
+	char *kernel_cmdline;
+	struct recipe_disk disk;
+	char *compress;         /* "gzip", "zstd", "xz" */
+	struct strv default_layers;
+	struct strv optional_layers;
+	/* Resolved: the layers of this build, dependencies first. */
+	struct recipe_layer **layers;
+	size_t n_layers;
+};
+
+struct recipe_options {
+	const char *suite;      /* overrides the target's */
+	const char *mirror;
+	const struct strv *with;
+	const struct strv *without;
+	int check_valid_until;  /* -1: the recipe decides */
+};
+
+/* Loads DIR/TARGET.json and its layers. On error returns a negative errno
+ * (-MK_ERR_RECIPE for bad content) with a message in err. */
+int recipe_load(const char *dir, const char *target, const struct recipe_options *opts,
+		struct recipe **out, char *err, size_t errlen);
+void recipe_free(struct recipe *r);
+
+/* Loads one layer file, for `mkmesh list` and tests. */
+int recipe_layer_load(const char *dir, const char *name, struct recipe_layer **out,
+		      char *err, size_t errlen);
+void recipe_layer_free(struct recipe_layer *l);
+
+/* Names of the targets (DIR/NAME.json) and layers (DIR/layers/NAME.json). */
+int recipe_list(const char *dir, struct strv *targets, struct strv *layers);
+
+/* All packages of the build, sorted and unique. */
+void recipe_all_packages(const struct recipe *r, struct strv *out);
+
+/* Parses "4G", "512M", "1048576". Returns -EINVAL on junk. */
+int recipe_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "rootfs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fetch.h"
+
+/* Bump when the way we call mmdebstrap changes, so old caches are not used. */
+#define ROOTFS_FORMAT "mkmesh-rootfs-3"
+#define ROOTFS_KEEP 4 /* cached tarballs kept, newest first */
+
+const char *rootfs_host_arch(void)
+{
+#if defined(__x86_64__)
+	return "amd64";
+#elif defined(__aarch64__)
+	return "arm64";
+#else
+	return "unknown";
+#endif
+}
+
+int rootfs_check_emulation(const char *arch, char *err, size_t errlen)
+{
+	static const struct {
+		const char *deb, *qemu;
+	} map[] = {{"arm64", "aarch64"}, {"amd64", "x86_64"}};
+	const char *qemu = NULL;
+
+	if (strcmp(arch, rootfs_host_arch()) == 0)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(map); i++)
+		if (!strcmp(map[i].deb, arch))
+			qemu = map[i].qemu;
+	if (!qemu) {
+		snprintf(err, errlen, "no emulation known for architecture '%s'", arch);
+		return -ENOTSUP;
+	}
+	_cleanup_free_ char *entry = xasprintf("/proc/sys/fs/binfmt_misc/qemu-%s", qemu);
+	_cleanup_free_ char *state = NULL;
+	if (!mk_path_exists("/proc/sys/fs/binfmt_misc/status") ||
+	    mk_read_file(entry, &state, NULL) < 0 || strncmp(state, "enabled", 7) != 0) {
+		snprintf(err, errlen,
+			 "%s binaries cannot run on this %s machine: qemu-%s is not registered in binfmt_misc.\n"
+			 "  fix it as root with:\n"
+			 "    apt-get install qemu-user-static binfmt-support\n"
+			 "    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc\n"
+			 "    update-binfmts --enable qemu-%s",
+			 arch, rootfs_host_arch(), qemu, qemu);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static char *mmdebstrap_version(void)
+{
+	_cleanup_pclose_ FILE *p = popen("mmdebstrap --version 2>/dev/null", "re");
+	char line[128] = "";
+	if (!p || !fgets(line, sizeof(line), p))
+		return NULL;
+	line[strcspn(line, "\n")] = '\0';
+	return xstrdup(line);
+}
+
+/* Everything that changes the tarball goes into the key. */
+static char *cache_key(const struct recipe *r, const char *mmver, const struct strv *pkgs)
+{
+	char *text = NULL, hash[65];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	fprintf(f, "%s\n%s\narch=%s\nsuite=%s\nmirror=%s\nvalid-until=%d\n", ROOTFS_FORMAT, mmver,
+		r->arch, r->suite, r->mirror, r->check_valid_until);
+	for (size_t i = 0; i < r->components.n; i++)
+		fprintf(f, "component=%s\n", r->components.v[i]);
+	for (size_t i = 0; i < pkgs->n; i++)
+		fprintf(f, "package=%s\n", pkgs->v[i]);
+	fclose(f);
+	mk_sha256_hex(text, len, hash);
+	free(text);
+	return xstrdup(hash);
+}
+
+static int cmp_mtime_desc(const void *a, const void *b)
+{
+	const struct {
+		char *path;
+		time_t mtime;
+	} *x = a, *y = b;
+	return (y->mtime > x->mtime) - (y->mtime < x->mtime);
+}
+
+/* Keeps the newest few tarballs so the cache does not grow without end. */
+static void prune(const char *dir)
+{
+	struct item {
+		char *path;
+		time_t mtime;
+	} items[64];
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d)) && n < ELEMENTSOF(items)) {
+		size_t l = strlen(de->d_name);
+		struct stat st;
+		if (l < 5 || strcmp(de->d_name + l - 4, ".tar") != 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		if (stat(p, &st) < 0) {
+			free(p);
+			continue;
+		}
+		items[n++] = (struct item){p, st.st_mtime};
+	}
+	closedir(d);
+	qsort(items, n, sizeof(items[0]), cmp_mtime_desc);
+	for (size_t i = 0; i < n; i++) {
+		if (i >= ROOTFS_KEEP) {
+			mk_log_debug("rootfs: pruning old cache entry '%s'", items[i].path);
+			unlink(items[i].path);
+		}
+		free(items[i].path);
+	}
+}
+
+void rootfs_result_release(struct rootfs_result *res)
+{
+	free(res->tar_path);
+	free(res->key);
+	*res = (struct rootfs_result){0};
+}
+
+static char *join(const struct strv *s, const char *sep)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(f, "%s%s", i ? sep : "", s->v[i]);
+	fclose(f);
+	return text;
+}
+
+/* Runs mmdebstrap into TAR (via a temporary name). The apt archive cache goes
+ * in and comes out by hooks, as mmdebstrap's manual shows. */
+static int make_tarball(const struct recipe *r, const struct strv *pkgs, const char *aptdir,
+			const char *tar, const char *log_path, char *err, size_t errlen)
+{
+	_cleanup_free_ char *include = join(pkgs, ",");
+	_cleanup_free_ char *comps = join(&r->components, ",");
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", tar, (int)getpid());
+	_cleanup_close_ int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct strv argv = {0};
+	int rc, status = 0;
+
+	if (log < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot write the log '%s': %s", log_path, strerror(errno));
+		return rc;
+	}
+	strv_push(&argv, "mmdebstrap");
+	strv_push(&argv, geteuid() == 0 ? "--mode=root" : "--mode=unshare");
+	strv_push(&argv, "--variant=apt");
+	strv_push_take(&argv, xasprintf("--architectures=%s", r->arch));
+	strv_push_take(&argv, xasprintf("--components=%s", comps));
+	strv_push_take(&argv, xasprintf("--include=%s", include));
+	strv_push(&argv, "--aptopt=Acquire::Retries \"3\"");
+	if (!r->check_valid_until)
+		strv_push(&argv, "--aptopt=Acquire::Check-Valid-Until \"false\"");
+	strv_push(&argv, "--skip=essential/unlink");
+	strv_push(&argv, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
+	strv_push_take(&argv, xasprintf("--setup-hook=sync-in '%s' /var/cache/apt/archives/", aptdir));
+	strv_push_take(&argv, xasprintf("--customize-hook=sync-out /var/cache/apt/archives '%s'", aptdir));
+	strv_push(&argv, r->suite);
+	strv_push(&argv, tmp);
+	strv_push(&argv, r->mirror);
+
+	mk_log_debug("rootfs: running mmdebstrap, log in '%s'", log_path);
+	mk_temp_register(tmp);
+	rc = mk_run(argv.v, mk_verbosity >= 2 ? -1 : log, &status);
+	strv_release(&argv);
+	if (rc == 0 && rename(tmp, tar) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot rename '%s': %s", tmp, strerror(errno));
+	} else if (rc < 0) {
+		if (mk_interrupted)
+			rc = -MK_ERR_INTERRUPTED;
+		snprintf(err, errlen, "mmdebstrap failed (exit %d); its log is '%s'", status, log_path);
+	}
+	if (rc < 0)
+		unlink(tmp);
+	mk_temp_forget(tmp);
+	return rc;
+}
+
+int rootfs_build(const struct recipe *r, const char *cache_dir, const char *log_path,
+		 struct rootfs_result *res, char *err, size_t errlen)
+{
+	_cleanup_free_ char *mmver = mmdebstrap_version();
+	struct strv pkgs = {0};
+	char perr[256];
+	int rc;
+
+	if (!mmver) {
+		snprintf(err, errlen, "mmdebstrap is not installed; run 'make deps' as root, or "
+				      "'apt-get install mmdebstrap'");
+		return -ENOENT;
+	}
+	recipe_all_packages(r, &pkgs);
+	_cleanup_free_ char *key = cache_key(r, mmver, &pkgs);
+	_cleanup_free_ char *dir = xasprintf("%s/rootfs", cache_dir);
+	_cleanup_free_ char *tar = xasprintf("%s/%s-%s-%.16s.tar", dir, r->arch, r->suite, key);
+	_cleanup_free_ char *aptdir = xasprintf("%s/apt/%s", cache_dir, r->arch);
+	_cleanup_free_ char *probe = xasprintf("%s/dists/%s/Release", r->mirror, r->suite);
+
+	if (mk_path_exists(tar)) {
+		utimensat(AT_FDCWD, tar, NULL, 0); /* most recently used */
+		res->cached = true;
+		rc = 0;
+	} else if ((rc = mk_mkdir_p(dir, 0755)) < 0 || (rc = mk_mkdir_p(aptdir, 0755)) < 0) {
+		snprintf(err, errlen, "cannot create cache directories under '%s': %s", cache_dir,
+			 strerror(-rc));
+	} else if ((rc = rootfs_check_emulation(r->arch, err, errlen)) < 0) {
+		/* err says how to fix it */
+	} else if ((rc = fetch_probe(probe, perr, sizeof(perr))) < 0) {
+		/* Fail fast: an unreachable mirror stops us before mmdebstrap starts. */
+		snprintf(err, errlen,
+			 "cannot reach the Debian mirror '%s' (%s: %s); give a reachable one with "
+			 "--mirror URL",
+			 r->mirror, probe, perr);
+	} else if ((rc = make_tarball(r, &pkgs, aptdir, tar, log_path, err, errlen)) == 0) {
+		res->cached = false;
+		prune(dir);
+	}
+	strv_release(&pkgs);
+	if (rc < 0)
+		return rc;
+	res->tar_path = TAKE_PTR(tar);
+	res->key = TAKE_PTR(key);
+	return 0;
+}

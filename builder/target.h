@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* One handler per kind of target (genimage's image handlers): how the disk
+ * is laid out and made bootable, and what the image file is called. */
+#ifndef MK_TARGET_H
+#define MK_TARGET_H
+
+#include "compose.h"
+#include "disk.h"
+#include "recipe.h"
+
+struct mk_target {
+	const char *kind;
+	const char *suffix;     /* ".raw", ".img" before the compression's */
+	/* Files the target adds to the tree (fstab, bootloader settings). */
+	void (*add_files)(const struct recipe *r, struct compose_input *in);
+	/* Partitions, file systems, the tree, the bootloader. */
+	int (*make_disk)(struct disk *d, const struct recipe *r, const struct compose_input *in,
+			 struct compose_result *res);
+};
+
+const struct mk_target *target_find(const char *kind);
+
+/* The root file system's UUID for a recipe (stable across rebuilds). */
+void target_root_uuid(const struct recipe *r, char out[37]);
+
+extern const struct mk_target target_droplet;
+
+#endif
