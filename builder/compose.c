@@ -328,7 +328,10 @@ static int copy_rootfs(struct state *s)
 			npath[--plen] = '\0';
 		if (type == AE_IFDIR)
 			strv_push(&s->rootfs_dirs, npath);
-		if (find_overlay(s, npath) >= 0 || compose_is_instance_state(npath) ||
+		/* A directory the overlays also have stays as the packages made it. */
+		int oi = find_overlay(s, npath);
+		bool replaced = oi >= 0 && !(type == AE_IFDIR && s->ov[oi].type == S_IFDIR);
+		if (replaced || compose_is_instance_state(npath) ||
 		    is_log_file(npath, type)) {
 			archive_read_data_skip(in);
 			continue;

@@ -416,19 +416,12 @@ int recipe_layer_load(const char *dir, const char *name, struct recipe_layer **o
 		if (strstr(overlay, "..") || overlay[0] == '/')
 			return fail(&c, "overlay", "'%s' must be a directory name under overlays/", overlay);
 		/* Overlays live beside the recipe tree: <dir>/../overlays/<name>. */
-		l->overlay = xasprintf("%s/../overlays/%s", dir, overlay);
+		const char *slash = strrchr(dir, '/');
+		l->overlay = slash ? xasprintf("%.*s/overlays/%s", (int)(slash - dir), dir, overlay)
+				   : xasprintf("overlays/%s", overlay);
 		struct stat st;
 		if (stat(l->overlay, &st) < 0 || !S_ISDIR(st.st_mode))
 			return fail(&c, "overlay", "directory '%s' does not exist", l->overlay);
-	}
-	for (size_t i = 0; i < l->enable.n; i++) {
-		_cleanup_free_ char *unit = xasprintf("%s/etc/systemd/system/%s",
-						      l->overlay ? l->overlay : "", l->enable.v[i]);
-		if (!l->overlay || !mk_path_exists(unit)) {
-			_cleanup_free_ char *p = xasprintf("enable[%zu]", i);
-			return fail(&c, p, "'%s' is not in the layer's overlay at etc/systemd/system/",
-				    l->enable.v[i]);
-		}
 	}
 	*out = TAKE_PTR(l);
 	return 0;

@@ -109,7 +109,7 @@ static void prune(const char *dir)
 	while ((de = readdir(d)) && n < ELEMENTSOF(items)) {
 		size_t l = strlen(de->d_name);
 		struct stat st;
-		if (l < 5 || strcmp(de->d_name + l - 4, ".tar") != 0)
+		if (l < 5 || strcmp(de->d_name + l - 4, ".tar") != 0 || strstr(de->d_name, ".tmp"))
 			continue;
 		char *p = xasprintf("%s/%s", dir, de->d_name);
 		if (stat(p, &st) < 0) {
@@ -156,7 +156,8 @@ static int make_tarball(const struct recipe *r, const struct strv *pkgs, const c
 {
 	_cleanup_free_ char *include = join(pkgs, ",");
 	_cleanup_free_ char *comps = join(&r->components, ",");
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", tar, (int)getpid());
+	/* mmdebstrap picks its output format from the name: keep ".tar" last. */
+	_cleanup_free_ char *tmp = xasprintf("%.*s.tmp%d.tar", (int)(strlen(tar) - 4), tar, (int)getpid());
 	_cleanup_close_ int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	struct strv argv = {0};
 	int rc, status = 0;
@@ -169,6 +170,7 @@ static int make_tarball(const struct recipe *r, const struct strv *pkgs, const c
 	strv_push(&argv, "mmdebstrap");
 	strv_push(&argv, geteuid() == 0 ? "--mode=root" : "--mode=unshare");
 	strv_push(&argv, "--variant=apt");
+	strv_push(&argv, "--format=tar");
 	strv_push_take(&argv, xasprintf("--architectures=%s", r->arch));
 	strv_push_take(&argv, xasprintf("--components=%s", comps));
 	strv_push_take(&argv, xasprintf("--include=%s", include));

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Recipe loading: good recipes, each kind of bad one with its exact message,
+ * and the order layers come in. Each test writes its own recipe tree. */
+#include <sys/stat.h>
+
+#include "recipe.h"
+#include "tests.h"
+#include "util.h"
+
+static char root[256];
+
+static void put(const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	mk_mkdir_p(path, 0755);
+	*slash = '/';
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+#define TARGET(layers, extra)                                                              \
+	"{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"trixie\"," \
+	" \"mirror\": \"http://deb.debian.org/debian\", \"disk\": {\"size\": \"1G\"},"        \
+	" \"layers\": " layers extra "}"
+
+/* A fresh tree: layers a <- b <- c (c requires b, b requires a), optional d. */
+static void fresh_tree(void)
+{
+	snprintf(root, sizeof(root), "/tmp/mkmesh-test-recipe-%d", (int)getpid());
+	mk_rm_rf(root);
+	mkdir(root, 0755);
+	put("recipes/t.json", TARGET("[\"c\", \"a\"]", ", \"optional_layers\": [\"d\"]"));
+	put("recipes/layers/a.json", "{\"name\": \"a\", \"packages\": [\"openssh-server\", \"sudo\"]}");
+	put("recipes/layers/b.json", "{\"name\": \"b\", \"requires\": [\"a\"], \"packages\": [\"sudo\", \"nginx\"]}");
+	put("recipes/layers/c.json", "{\"name\": \"c\", \"requires\": [\"b\"], \"optional\": true}");
+	put("recipes/layers/d.json", "{\"name\": \"d\", \"requires\": [\"a\"], \"optional\": true,"
+				     " \"overlay\": \"d\", \"files\": {\"etc/x\": {\"mode\": \"0600\"}}}");
+	put("overlays/d/etc/x", "x\n");
+}
+
+static int load(const char *target, const struct recipe_options *o, struct recipe **r, char *err)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/recipes", root);
+	return recipe_load(dir, target, o, r, err, 1024);
+}
+
+/* The message with the temporary root cut off, so tests compare exactly. */
+static const char *rel(const char *err)
+{
+	static char out[1024];
+	size_t n = strlen(root), o = 0;
+	for (const char *p = err; *p && o < sizeof(out) - 1;) {
+		if (!strncmp(p, root, n) && p[n] == '/') {
+			p += n + 1;
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+TEST(good_recipe_orders_dependencies_first)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	fresh_tree();
+	ASSERT_EQ(load("t", NULL, &r, err), 0);
+	ASSERT_EQ(r->n_layers, 3);
+	ASSERT_STREQ(r->layers[0]->name, "a");
+	ASSERT_STREQ(r->layers[1]->name, "b");
+	ASSERT_STREQ(r->layers[2]->name, "c");
+	ASSERT_EQ(r->disk.size, 1ULL << 30);
+	ASSERT_STREQ(r->disk.table, "mbr");
+	ASSERT_STREQ(r->compress, "gzip");
+	struct strv p = {0};
+	recipe_all_packages(r, &p);
+	ASSERT_EQ(p.n, 3);
+	ASSERT_STREQ(p.v[0], "nginx");
+	ASSERT_STREQ(p.v[1], "openssh-server");
+	ASSERT_STREQ(p.v[2], "sudo");
+	strv_release(&p);
+	recipe_free(r);
+}
+
+TEST(with_adds_optional_layer_after_its_requirements)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	struct strv with = {0};
+	strv_push(&with, "d");
+	struct recipe_options o = {.with = &with, .check_valid_until = -1};
+	fresh_tree();
+	ASSERT_EQ(load("t", &o, &r, err), 0);
+	ASSERT_EQ(r->n_layers, 4);
+	ASSERT_STREQ(r->layers[3]->name, "d");
+	ASSERT_EQ(r->layers[3]->n_attrs, 1);
+	ASSERT_EQ(r->layers[3]->attrs[0].mode, 0600);
+	recipe_free(r);
+	strv_release(&with);
+}
+
+TEST(without_leaves_optional_layer_out)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	struct strv without = {0};
+	strv_push(&without, "c");
+	struct recipe_options o = {.without = &without, .check_valid_until = -1, .suite = "sid"};
+	fresh_tree();
+	ASSERT_EQ(load("t", &o, &r, err), 0);
+	ASSERT_EQ(r->n_layers, 1);
+	ASSERT_STREQ(r->layers[0]->name, "a");
+	ASSERT_STREQ(r->suite, "sid");
+	recipe_free(r);
+	strv_release(&without);
+}
+
+TEST(without_refuses_a_required_layer)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	struct strv without = {0};
+	strv_push(&without, "a");
+	struct recipe_options o = {.without = &without, .check_valid_until = -1};
+	fresh_tree();
+	ASSERT_TRUE(load("t", &o, &r, err) < 0);
+	ASSERT_STREQ(rel(err), "recipes/t.json: layers: layer 'b' requires 'a', which --without leaves out");
+	strv_release(&without);
+}
+
+TEST(with_refuses_unknown_layer)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	struct strv with = {0};
+	strv_push(&with, "zz");
+	struct recipe_options o = {.with = &with, .check_valid_until = -1};
+	fresh_tree();
+	ASSERT_EQ(load("t", &o, &r, err), -MK_ERR_USAGE);
+	ASSERT_STREQ(err, "--with zz: 'zz' is not a layer of target 't'; 'mkmesh list' shows them");
+	strv_release(&with);
+}
+
+struct bad_case {
+	const char *file, *text, *message;
+};
+
+static const struct bad_case bad_layers[] = {
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"packages\": [\"sudo\", \"nginx\", 7]}",
+	 "recipes/layers/a.json: packages[2]: expected a string, got an integer"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"packages\": [\"Bad_Name\"]}",
+	 "recipes/layers/a.json: packages[0]: 'Bad_Name' is not a Debian package name"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"pakages\": []}",
+	 "recipes/layers/a.json: pakages: unknown key (a typo?)"},
+	{"recipes/layers/a.json", "{\"name\": \"b\"}",
+	 "recipes/layers/a.json: name: 'b' does not match the file name 'a.json'"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"requires\": [\"c\"]}",
+	 "recipes/t.json: layers: the layers require each other in a cycle: c -> b -> a -> c"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"requires\": [\"nope\"]}",
+	 "recipes/layers/nope.json: no such layer file"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"overlay\": \"missing\"}",
+	 "recipes/layers/a.json: overlay: directory 'overlays/missing' does not exist"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"enable\": [\"foo\"]}",
+	 "recipes/layers/a.json: enable[0]: 'foo' is not a systemd unit name (foo.service, foo.timer, ...)"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"ftp://x/y\","
+				  " \"sha256\": \"00\", \"dest\": \"/x\"}]}",
+	 "recipes/layers/a.json: artifacts[0].url: 'ftp://x/y' is not an http(s):// or file:// URL"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+				  " \"sha256\": \"00\", \"dest\": \"/x\"}]}",
+	 "recipes/layers/a.json: artifacts[0].sha256: expected 64 lower-case hex digits"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"files\": {\"/etc/x\": {\"mode\": \"0644\"}}}",
+	 "recipes/layers/a.json: files./etc/x: paths are relative to the overlay directory (no leading '/')"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"files\": {\"etc/x\": {\"mode\": \"rw\"}}}",
+	 "recipes/layers/a.json: files.etc/x.mode: 'rw' is not an octal file mode (example: \"0644\")"},
+	{"recipes/layers/a.json", "{\"name\": \"a\",}",
+	 "recipes/layers/a.json:1:14: string or '}' expected near '}'"},
+	{"recipes/t.json", TARGET("[\"a\"]", ", \"arch\": \"mips\""),
+	 "recipes/t.json:1:158: duplicate object key near '\"arch\"'"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"mips\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: arch: 'mips' is not supported (supported: \"amd64\", \"arm64\")"},
+	{"recipes/t.json", TARGET("[\"a\"]", ", \"compress\": \"lz4\""),
+	 "recipes/t.json: compress: 'lz4' is not supported (supported: \"gzip\", \"zstd\", \"xz\")"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"lots\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: disk.size: 'lots' is not a size (examples: \"4G\", \"512M\")"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: mirror: missing (required)"},
+	{"recipes/t.json", TARGET("[\"a\", \"a\"]", ""),
+	 "recipes/t.json: layers[1]: 'a' is listed twice"},
+	{"recipes/t.json", "[1, 2]", "recipes/t.json: expected a JSON object at the top"},
+};
+
+TEST(bad_recipes_name_file_and_path)
+{
+	for (size_t i = 0; i < ELEMENTSOF(bad_layers); i++) {
+		struct recipe *r = NULL;
+		char err[1024] = "";
+		fresh_tree();
+		put(bad_layers[i].file, bad_layers[i].text);
+		int rc = load("t", NULL, &r, err);
+		if (rc != -MK_ERR_RECIPE)
+			FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
+		if (strcmp(rel(err), bad_layers[i].message) != 0)
+			FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err),
+				bad_layers[i].message);
+	}
+}
+
+TEST(unknown_target_is_a_usage_error)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	fresh_tree();
+	ASSERT_EQ(load("nope", NULL, &r, err), -MK_ERR_USAGE);
+	ASSERT_TRUE(strstr(err, "no target 'nope'") != NULL);
+}
+
+TEST(sizes)
+{
+	uint64_t v;
+	ASSERT_EQ(recipe_parse_size("4G", &v), 0);
+	ASSERT_EQ(v, 4ULL << 30);
+	ASSERT_EQ(recipe_parse_size("512M", &v), 0);
+	ASSERT_EQ(v, 512ULL << 20);
+	ASSERT_EQ(recipe_parse_size("17", &v), 0);
+	ASSERT_EQ(v, 17);
+	ASSERT_EQ(recipe_parse_size("4GB", &v), -EINVAL);
+	ASSERT_EQ(recipe_parse_size("", &v), -EINVAL);
+	ASSERT_EQ(recipe_parse_size("99999999999999T", &v), -EINVAL);
+}
+
+TEST(the_shipped_recipes_load)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	int rc = recipe_load("recipes", "droplet", NULL, &r, err, sizeof(err));
+	if (rc < 0)
+		FAIL_AT("%s", err);
+	ASSERT_STREQ(r->layers[0]->name, "base");
+	recipe_free(r);
+	mk_rm_rf(root);
+}
