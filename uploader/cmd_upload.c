@@ -554,9 +554,9 @@ int cmd_upload(int argc, char **argv)
 
 	bool interrupted = r == -MK_ERR_INTERRUPTED || http_abort;
 	if (interrupted)
-		mk_log_error("interrupted; cleaning up (press Ctrl-C again to leave things as they are)");
+		mk_log_info("interrupted; cleaning up (Ctrl-C again leaves things as they are)");
 	/* The object is not needed once DigitalOcean has fetched it, or failed to. */
-	bool deleted = false;
+	bool deleted = false, delete_failed = false;
 	if (u.keep_object && u.uploaded) {
 		mk_log_info("kept 's3://%s/%s' (--keep-object)", u.space, u.key);
 	} else if (u.uploaded || interrupted) {
@@ -565,6 +565,7 @@ int cmd_upload(int argc, char **argv)
 		if (d < 0) {
 			mk_log_error("could not delete the uploaded object '%s/%s': %s; delete it in "
 				     "the control panel", u.space, u.key, derr);
+			delete_failed = true;
 			if (r == 0)
 				r = d;
 		} else {
@@ -572,6 +573,10 @@ int cmd_upload(int argc, char **argv)
 			mk_log_debug("deleted '%s/%s'", u.space, u.key);
 		}
 	}
+	if (interrupted)
+		mk_log_error("interrupted%s", delete_failed ? ""
+			     : u.keep_object && u.uploaded ? "; the uploaded object was kept (--keep-object)"
+			     : "; the upload was aborted and nothing is left in the Space");
 	if (interrupted && u.image_id > 0)
 		mk_log_error("image %lld was being imported; delete it in the control panel or with "
 			     "'doctl compute image delete %lld' if you do not want it",

@@ -101,6 +101,7 @@ static int request(struct do_api *api, const char *method, const char *path, jso
 		.body_len = payload ? strlen(payload) : 0,
 		.max_tries = api->max_tries,
 		.debug = api->debug,
+		.notice = api->notice,
 		.userdata = api->userdata,
 	};
 	struct http_response resp;

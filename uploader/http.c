@@ -296,6 +296,10 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 				return 0;
 		}
 		double wait = http_backoff(attempt, rc == CURLE_OK ? resp->retry_after : NULL);
+		if (rc == CURLE_OK && resp->status == 429 && req->notice) {
+			_cleanup_free_ char *line = xasprintf("rate limited (HTTP 429); retrying in %.0f s", wait);
+			req->notice(req->userdata, line);
+		}
 		debug_line(req, "  retrying in %.1f s (try %u of %u)", wait, attempt + 1, max_tries);
 		if (http_sleep(wait, req->ignore_abort) < 0) {
 			snprintf(err, errlen, "interrupted");

@@ -37,6 +37,7 @@ struct http_request {
 	bool ignore_abort;         /* clean-up requests run even after Ctrl-C */
 	unsigned max_tries;        /* 0: 6 */
 	void (*debug)(void *userdata, const char *line);
+	void (*notice)(void *userdata, const char *line); /* waits a user should know of */
 	void *userdata;
 };
 
