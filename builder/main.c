@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* mkmesh: immutable images for community mesh networks. The command table. */
 #include <getopt.h>
+#include <locale.h>
 #include <string.h>
 
 #include "commands.h"
@@ -40,6 +41,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* File names in Debian are UTF-8; libarchive converts through the
+	 * locale, and the C locale cannot hold them. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

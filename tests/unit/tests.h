@@ -4,6 +4,7 @@
 #ifndef MK_TESTS_H
 #define MK_TESTS_H
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ static int mk_ntests, mk_failed_current;
 int main(void)
 {
 	int failed = 0;
+	setlocale(LC_CTYPE, "C.UTF-8"); /* as mkmesh's main() does */
 	for (int i = 0; i < mk_ntests; i++) {
 		mk_failed_current = 0;
 		mk_tests[i].fn();

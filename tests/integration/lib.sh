@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Shared by the integration tests (sourced, not run): a work directory that
+# goes away, checks that say what they checked, and QEMU machines booted
+# from an image with a NoCloud seed, reached over SSH on a forwarded port.
+
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+mkmesh=$top/mkmesh
+# The build cache is shared with users' builds and kept across runs.
+export MKMESH_TEST_CACHE=${MKMESH_TEST_CACHE:-/var/cache/mkmesh}
+work=$(mktemp -d /tmp/mkmesh-test.XXXXXX)
+vm_pids=()
+checks=0
+
+cleanup() {
+	local pid
+	for pid in "${vm_pids[@]}"; do kill "$pid" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+die() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# check DESCRIPTION COMMAND...: runs COMMAND, fails the test if it fails.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		checks=$((checks + 1))
+		echo "ok: $what"
+	else
+		die "$what"
+	fi
+}
+
+skip() {
+	echo "skipped: $*"
+	exit 77
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+ssh_key() {
+	[ -f "$work/id" ] || ssh-keygen -q -t ed25519 -N '' -f "$work/id"
+}
+
+# seed NAME: a NoCloud seed ISO for machine NAME with our SSH key.
+seed() {
+	local name=$1 dir=$work/seed-$1
+	ssh_key
+	mkdir -p "$dir"
+	cat >"$dir/meta-data" <<-EOF
+		instance-id: $name
+		local-hostname: $name
+	EOF
+	cat >"$dir/user-data" <<-EOF
+		#cloud-config
+		ssh_authorized_keys:
+		  - $(cat "$work/id.pub")
+	EOF
+	genisoimage -quiet -output "$work/seed-$name.iso" -volid cidata -joliet -rock \
+		"$dir/user-data" "$dir/meta-data"
+}
+
+# unpack_raw IMAGE.raw.gz DEST: a sparse raw disk.
+unpack_raw() {
+	gzip -dc "$1" | dd of="$2" bs=1M conv=sparse status=none
+}
+
+# boot NAME RAW SIZE: boots a copy-on-write overlay of RAW grown to SIZE
+# under TCG; sets port_NAME to the forwarded SSH port.
+boot() {
+	local name=$1 raw=$2 size=$3 port
+	port=$(free_port)
+	qemu-img create -q -f qcow2 -b "$raw" -F raw "$work/$name.qcow2" "$size"
+	seed "$name"
+	qemu-system-x86_64 -accel tcg -m 1536 -smp 1 -display none -nodefaults \
+		-drive file="$work/$name.qcow2",if=virtio,format=qcow2 \
+		-drive file="$work/seed-$name.iso",if=virtio,format=raw,readonly=on \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:"$port"-:22 \
+		-device virtio-net-pci,netdev=n0 \
+		-serial file:"$work/$name.console" &
+	vm_pids+=($!)
+	printf -v "port_$name" '%s' "$port"
+}
+
+# vm NAME COMMAND...: runs COMMAND on machine NAME as the default user.
+vm() {
+	local name=$1 port_var=port_$1
+	shift
+	ssh -q -i "$work/id" -p "${!port_var}" -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -o BatchMode=yes \
+		debian@127.0.0.1 "$@"
+}
+
+# wait_ssh NAME SECONDS
+wait_ssh() {
+	local name=$1 deadline=$((SECONDS + $2))
+	while [ $SECONDS -lt $deadline ]; do
+		vm "$name" true 2>/dev/null && return 0
+		sleep 5
+	done
+	echo "--- console of $name (last 60 lines) ---" >&2
+	tail -n 60 "$work/$name.console" >&2
+	return 1
+}
