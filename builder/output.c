@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -37,40 +39,160 @@ static int sink_write(struct sink *s, const void *buf, size_t len)
 	return 0;
 }
 
-static int gzip_stream(int in, struct sink *s, uint64_t total, struct mk_progress *prog)
-{
-	z_stream z = {0};
-	_cleanup_free_ unsigned char *ibuf = xmalloc(CHUNK), *obuf = xmalloc(CHUNK);
-	uint64_t done = 0;
-	int r = 0, flush;
+/*
+ * gzip, in parallel as pigz does: the disk is cut into chunks, each deflated
+ * on its own and ended with a full flush, so the pieces concatenate into one
+ * deflate stream. The output depends only on the input, not on the number of
+ * threads. Chunks of zeros (most of a fresh disk) are deflated once.
+ */
+#define GZ_CHUNK (4u << 20)
+#define GZ_LEVEL 6
 
-	/* 31: a gzip wrapper; zlib's header has mtime 0, so output is stable. */
-	if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	do {
-		ssize_t n = read(in, ibuf, CHUNK);
+struct gz_job {
+	const unsigned char *in;
+	size_t len;
+	unsigned char *out;
+	size_t out_len, out_cap;
+	uLong crc;
+	int r;
+	bool zero;      /* all zeros: the shared zero chunk's output is used */
+	bool threaded;
+	pthread_t thread;
+};
+
+static void *gz_deflate_chunk(void *arg)
+{
+	struct gz_job *j = arg;
+	z_stream z = {0};
+	j->crc = crc32(0L, j->in, (uInt)j->len);
+	if (deflateInit2(&z, GZ_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		j->r = -ENOMEM;
+		return NULL;
+	}
+	z.next_in = (unsigned char *)j->in;
+	z.avail_in = (uInt)j->len;
+	z.next_out = j->out;
+	z.avail_out = (uInt)j->out_cap;
+	int zr = deflate(&z, Z_FULL_FLUSH);
+	j->out_len = j->out_cap - z.avail_out;
+	j->r = (zr == Z_OK && z.avail_in == 0) ? 0 : -EIO;
+	deflateEnd(&z);
+	return NULL;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	static const unsigned char zero[4096];
+	for (size_t off = 0; off < n; off += sizeof(zero)) {
+		size_t len = n - off < sizeof(zero) ? n - off : sizeof(zero);
+		if (memcmp(p + off, zero, len) != 0)
+			return false;
+	}
+	return true;
+}
+
+static ssize_t read_full(int fd, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			break;
+			return -errno;
 		}
-		done += (uint64_t)n;
-		mk_progress_update(prog, done);
-		flush = (n == 0 || done >= total) ? Z_FINISH : Z_NO_FLUSH;
-		z.next_in = ibuf;
-		z.avail_in = (uInt)n;
-		do {
-			z.next_out = obuf;
-			z.avail_out = CHUNK;
-			deflate(&z, flush);
-			if ((r = sink_write(s, obuf, CHUNK - z.avail_out)) < 0)
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int gzip_stream(int in, struct sink *s, uint64_t total, struct mk_progress *prog)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n_jobs = cpus > 1 ? (size_t)cpus : 1;
+	size_t cap = compressBound(GZ_CHUNK) + 64;
+	struct gz_job *jobs = xcalloc(n_jobs, sizeof(*jobs));
+	unsigned char *inbuf = xmalloc(n_jobs * GZ_CHUNK);
+	/* mtime 0 and OS "unix" as zlib writes them: stable bytes. */
+	static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+	static const unsigned char final_block[2] = {0x03, 0x00};
+	struct gz_job zero = {.in = xcalloc(1, GZ_CHUNK), .len = GZ_CHUNK, .out_cap = cap};
+	uLong crc = crc32(0L, Z_NULL, 0);
+	uint64_t done = 0;
+	int r;
+
+	zero.out = xmalloc(cap);
+	gz_deflate_chunk(&zero);
+	for (size_t i = 0; i < n_jobs; i++) {
+		jobs[i].out_cap = cap;
+		jobs[i].out = xmalloc(cap);
+	}
+	r = zero.r ? zero.r : sink_write(s, header, sizeof(header));
+	while (r == 0) {
+		size_t filled = 0;
+		bool eof = false;
+		for (; filled < n_jobs && !eof; filled++) {
+			ssize_t n = read_full(in, inbuf + filled * GZ_CHUNK, GZ_CHUNK);
+			if (n < 0) {
+				r = (int)n;
 				break;
-		} while (z.avail_out == 0);
+			}
+			if (n == 0) {
+				eof = true;
+				break;
+			}
+			jobs[filled] = (struct gz_job){.in = inbuf + filled * GZ_CHUNK, .len = (size_t)n,
+						       .out = jobs[filled].out, .out_cap = cap};
+			eof = (size_t)n < GZ_CHUNK;
+		}
+		for (size_t i = 0; i < filled && r == 0; i++) {
+			struct gz_job *j = &jobs[i];
+			j->zero = j->len == GZ_CHUNK && all_zero(j->in, j->len);
+			if (j->zero)
+				continue;
+			j->threaded = pthread_create(&j->thread, NULL, gz_deflate_chunk, j) == 0;
+			if (!j->threaded)
+				gz_deflate_chunk(j);
+		}
+		for (size_t i = 0; i < filled; i++) {
+			struct gz_job *j = &jobs[i];
+			if (j->threaded)
+				pthread_join(j->thread, NULL);
+			if (r)
+				continue;
+			const struct gz_job *o = j->zero ? &zero : j;
+			if (o->r) {
+				r = o->r;
+				continue;
+			}
+			crc = crc32_combine(crc, o->crc, (z_off_t)j->len);
+			r = sink_write(s, o->out, o->out_len);
+			done += j->len;
+		}
+		mk_progress_update(prog, done < total ? done : total);
 		if (mk_interrupted)
 			r = -MK_ERR_INTERRUPTED;
-	} while (r == 0 && flush != Z_FINISH);
-	deflateEnd(&z);
+		if (eof || filled == 0)
+			break;
+	}
+	if (r == 0) {
+		unsigned char trailer[8];
+		for (int i = 0; i < 4; i++) {
+			trailer[i] = (unsigned char)(crc >> (8 * i));
+			trailer[4 + i] = (unsigned char)(done >> (8 * i));
+		}
+		r = sink_write(s, final_block, sizeof(final_block));
+		if (r == 0)
+			r = sink_write(s, trailer, sizeof(trailer));
+	}
+	for (size_t i = 0; i < n_jobs; i++)
+		free(jobs[i].out);
+	free(jobs);
+	free(inbuf);
+	free((void *)zero.in);
+	free(zero.out);
 	return r;
 }
 

@@ -22,7 +22,7 @@ echo "  took $(echo "$(date +%s.%N) - $start" | bc) s"
 grep -qx '[0-9]\+' "$T/plain.out" || fail "stdout is not an image id"
 [ "$(do_state 's.fetches[0].sha256')" = "$SUM" ] || fail "the object fetched through the presigned URL differs"
 [ "$(do_state 's.fetches[0].presigned')" = true ] || fail "the import URL is not presigned"
-[ "$(grep -c 'PUT part' "$T/plain.err")" -ge 13 ] || fail "not a multipart upload in 13 parts"
+[ "$(grep -c 'PUT part' "$T/plain.err")" -ge 7 ] || fail "not a multipart upload in 7 parts"
 grep -q "image [0-9]*: pending" "$T/plain.err" || fail "no pending state shown"
 bucket_clean
 violations

@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# A build that fails leaves nothing under the output directory and a cache
+# that the next build uses: a bad recipe (exit 2, file and JSON path named,
+# before any work), an unreachable mirror (stopped before mmdebstrap), and
+# Ctrl-C during mmdebstrap and during the disk stage.
+. "$(dirname "$0")/lib.sh"
+
+out=$work/images
+cache=$MKMESH_TEST_CACHE
+mkdir -p "$out"
+
+nothing_in_out() {
+	[ -z "$(ls -A "$out")" ]
+}
+
+no_temporaries_in_cache() {
+	[ -z "$(find "$cache/rootfs" "$cache/work" -name '*.tmp*' -o -name '*.raw' 2>/dev/null)" ]
+}
+
+# --- a broken recipe tree: exit 2, the file and the JSON path named -------
+cp -r "$top/recipes" "$work/recipes"
+cp -r "$top/overlays" "$work/overlays"
+jq '.packages[1] = 42' "$top/recipes/layers/base.json" >"$work/recipes/layers/base.json"
+"$mkmesh" build droplet --recipes "$work/recipes" --out "$out" --cache "$cache" 2>"$work/err"
+rc=$?
+cat "$work/err"
+check "bad recipe exits 2" test $rc -eq 2
+check "bad recipe names file and JSON path" \
+	grep -qx "mkmesh: error: $work/recipes/layers/base.json: packages\[1\]: expected a string, got an integer" "$work/err"
+check "bad recipe: nothing under the output directory" nothing_in_out
+
+# --- an unknown layer on the command line is a usage error ---------------
+"$mkmesh" build droplet --without nosuchlayer --out "$out" --cache "$cache" 2>"$work/err"
+rc=$?
+check "unknown --without layer exits 2" test $rc -eq 2
+check "unknown --without layer is named" grep -q "'droplet' has no layer 'nosuchlayer'" "$work/err"
+
+# --- an unreachable mirror stops the build before mmdebstrap -------------
+start=$SECONDS
+"$mkmesh" build droplet --mirror http://127.0.0.1:9/debian --out "$out" --cache "$cache" 2>"$work/err"
+rc=$?
+cat "$work/err"
+check "unreachable mirror exits 1" test $rc -eq 1
+check "unreachable mirror: the error names the URL and --mirror" \
+	grep -q "cannot reach the Debian mirror 'http://127.0.0.1:9/debian'.*--mirror URL" "$work/err"
+check "unreachable mirror: failed fast ($((SECONDS - start))s)" test $((SECONDS - start)) -lt 30
+check "unreachable mirror: nothing under the output directory" nothing_in_out
+
+# --- Ctrl-C: SIGINT to mkmesh while a stage runs --------------------------
+# interrupt_at PATTERN [ARGS]: starts a build, sends SIGINT once PATTERN is
+# in its log, and waits for it to end.
+interrupt_at() {
+	local pattern=$1 pid i
+	shift
+	"$mkmesh" build droplet --out "$out" --cache "$cache" "$@" 2>"$work/err" &
+	pid=$!
+	for i in $(seq 1 600); do
+		grep -q "$pattern" "$work/err" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.5
+	done
+	sleep 3
+	kill -INT $pid
+	wait $pid
+}
+
+# During mmdebstrap: a suite that is surely not cached (sid with an extra
+# package set would be slow; a suite name change is enough for a new key).
+interrupt_at "rootfs: mmdebstrap" --suite forky
+rc=$?
+cat "$work/err"
+check "Ctrl-C during mmdebstrap ends the build (exit $rc)" test $rc -ne 0
+check "Ctrl-C during mmdebstrap: nothing under the output directory" nothing_in_out
+check "Ctrl-C during mmdebstrap: no half-written rootfs in the cache" no_temporaries_in_cache
+check "Ctrl-C during mmdebstrap: no mmdebstrap left running" \
+	bash -c "! pgrep -f 'mmdebstrap.*forky' >/dev/null"
+
+# During the disk stage (the rootfs comes from the cache or is made now).
+interrupt_at "unpacking the tree"
+rc=$?
+cat "$work/err"
+check "Ctrl-C during the disk stage ends the build (exit $rc)" test $rc -ne 0
+check "Ctrl-C during the disk stage says so" grep -q "interrupted" "$work/err"
+check "Ctrl-C during the disk stage: nothing under the output directory" nothing_in_out
+check "Ctrl-C during the disk stage: no raw disk left in the cache" no_temporaries_in_cache
+check "Ctrl-C during the disk stage: no appliance left running" \
+	bash -c "! pgrep -f 'qemu-system.*guestfs' >/dev/null"
+check "the cache still holds the rootfs for the next build" \
+	bash -c "ls '$cache'/rootfs/amd64-trixie-*.tar >/dev/null"
+
+echo "$checks checks passed"

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Output: the parallel gzip gives a stream that gunzip reads back exactly,
+ * the same bytes every time; SHA256SUMS keeps other files' lines. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "output.h"
+#include "tests.h"
+#include "util.h"
+
+static char dir[256];
+
+/* 4 MiB of data, 8 MiB of zeros (a hole), 1 MiB + 17 bytes of data. */
+static void make_disk(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	unsigned char *buf = xmalloc(4u << 20);
+	uint32_t x = 1;
+	for (size_t i = 0; i < (4u << 20); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)((x >> 16) & 0x3f); /* compressible, not trivial */
+	}
+	if (write(fd, buf, 4u << 20) < 0 || lseek(fd, 12u << 20, SEEK_SET) < 0 ||
+	    write(fd, buf, (1u << 20) + 17) < 0)
+		abort();
+	close(fd);
+	free(buf);
+}
+
+TEST(gzip_round_trip_and_stable)
+{
+	snprintf(dir, sizeof(dir), "/tmp/mkmesh-test-output-%d", (int)getpid());
+	mk_rm_rf(dir);
+	mk_mkdir_p(dir, 0755);
+	char raw[512], gz[512], gz2[512], back[512], err[512];
+	snprintf(raw, sizeof(raw), "%s/disk.raw", dir);
+	snprintf(gz, sizeof(gz), "%s/disk.raw.gz", dir);
+	snprintf(gz2, sizeof(gz2), "%s/again.raw.gz", dir);
+	snprintf(back, sizeof(back), "%s/back.raw", dir);
+	make_disk(raw);
+	struct output_file f = {0}, f2 = {0};
+	ASSERT_EQ(output_compress(raw, gz, "gzip", &f, err, sizeof(err)), 0);
+	ASSERT_EQ(output_compress(raw, gz2, "gzip", &f2, err, sizeof(err)), 0);
+	ASSERT_STREQ(f.sha256, f2.sha256);
+
+	/* zlib's own reader checks the CRC and length in the trailer. */
+	gzFile in = gzopen(gz, "rb");
+	int out = open(back, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char buf[65536];
+	int n;
+	while ((n = gzread(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			abort();
+	ASSERT_EQ(n, 0);
+	ASSERT_EQ(gzclose(in), Z_OK);
+	close(out);
+	char h1[65], h2[65], h3[65];
+	uint64_t size;
+	mk_sha256_file(raw, h1, NULL);
+	mk_sha256_file(back, h2, NULL);
+	ASSERT_STREQ(h1, h2);
+	mk_sha256_file(gz, h3, &size);
+	ASSERT_STREQ(h3, f.sha256);
+	ASSERT_EQ(size, f.size);
+	/* and gzip(1) agrees */
+	char cmd[1100];
+	snprintf(cmd, sizeof(cmd), "gzip -t '%s'", gz);
+	ASSERT_EQ(system(cmd), 0);
+	free(f.path);
+	free(f2.path);
+}
+
+TEST(zstd_round_trip)
+{
+	char raw[512], zst[512], cmd[1200], err[512];
+	snprintf(raw, sizeof(raw), "%s/disk.raw", dir);
+	snprintf(zst, sizeof(zst), "%s/disk.raw.zst", dir);
+	struct output_file f = {0};
+	ASSERT_EQ(output_compress(raw, zst, "zstd", &f, err, sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "zstd -q -d -c '%s' | cmp -s - '%s'", zst, raw);
+	ASSERT_EQ(system(cmd), 0);
+	free(f.path);
+}
+
+TEST(sums_keep_other_lines)
+{
+	char err[512], *text = NULL, path[512];
+	struct output_file a = {.path = (char *)"x/a.raw.gz", .sha256 = "1111111111111111111111111111111111111111111111111111111111111111"};
+	struct output_file b = {.path = (char *)"x/b.json", .sha256 = "2222222222222222222222222222222222222222222222222222222222222222"};
+	ASSERT_EQ(output_update_sums(dir, &b, 1, err, sizeof(err)), 0);
+	ASSERT_EQ(output_update_sums(dir, &a, 1, err, sizeof(err)), 0);
+	b.sha256[0] = '3';
+	ASSERT_EQ(output_update_sums(dir, &b, 1, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/SHA256SUMS", dir);
+	ASSERT_EQ(mk_read_file(path, &text, NULL), 0);
+	ASSERT_STREQ(text, "1111111111111111111111111111111111111111111111111111111111111111  a.raw.gz\n"
+			   "3222222222222222222222222222222222222222222222222222222222222222  b.json\n");
+	free(text);
+	mk_rm_rf(dir);
+}
