@@ -19,7 +19,7 @@
 #include "s3.h"
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define MIN_PART (8ULL << 20)
+#define MIN_PART (16ULL << 20)
 #define MAX_PARTS 10000ULL
 
 char *s3_uri_encode(const char *s, bool keep_slash)
@@ -424,7 +424,6 @@ static int part_start(struct s3_ctx *x, CURLM *m, struct part *p, int fd, const 
 	curl_easy_setopt(p->h, CURLOPT_AWS_SIGV4, x->sigv4);
 	curl_easy_setopt(p->h, CURLOPT_USERPWD, x->userpwd);
 	curl_easy_setopt(p->h, CURLOPT_PRIVATE, p);
-	curl_easy_setopt(p->h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	p->tries++;
 	p->state = PART_RUN;
 	if (x->o && x->o->debug) {

@@ -86,7 +86,7 @@ int s3_upload_file(const struct s3_config *c, const char *key, const char *path,
 int s3_delete_object(const struct s3_config *c, const char *key,
 		     const struct s3_upload_opts *opts, char *err, size_t errlen);
 
-/* Part size for a file: at least 8 MiB, at most 10000 parts. */
+/* Part size for a file: at least 16 MiB, at most 10000 parts. */
 uint64_t s3_part_size(uint64_t file_size);
 
 #endif

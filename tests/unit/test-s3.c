@@ -184,8 +184,8 @@ TEST(redact_presigned_url)
 
 TEST(part_size)
 {
-	ASSERT_EQ(s3_part_size(1), 8 << 20);
-	ASSERT_EQ(s3_part_size(100ULL << 20), 8 << 20);
+	ASSERT_EQ(s3_part_size(1), 16 << 20);
+	ASSERT_EQ(s3_part_size(100ULL << 20), 16 << 20);
 	/* 200 GB: at most 10000 parts, whole MiB. */
 	unsigned long long ps = s3_part_size(200000000000ULL);
 	ASSERT_TRUE(ps * 10000 >= 200000000000ULL);
