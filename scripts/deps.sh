@@ -11,7 +11,7 @@ build_pkgs="gcc make pkg-config git ca-certificates
   mmdebstrap uidmap libguestfs0 supermin linux-image-amd64
   e2fsprogs dosfstools fdisk"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
-  curl jq zstd python3"
+  curl jq zstd bc python3"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"

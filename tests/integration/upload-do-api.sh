@@ -73,6 +73,41 @@ node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1])); if (JS
 [ "$(do_state 'JSON.stringify(Object.values(s.images)[0].regions)')" = '["nyc3","tor1","ams3"]' ] || fail "image not in all regions"
 bucket_clean; violations; stop_do
 
+note "stuck in pending: MKMESH_IMPORT_TIMEOUT gives up, object deleted"
+start_do stuck
+MKMESH_IMPORT_TIMEOUT=1 upload timeout "$IMG"
+[ "$RC" -eq 1 ] || fail "exit $RC"
+grep -q "image 38413969 is still 'pending' after 1 s" "$T/timeout.err" || fail "timeout not explained"
+bucket_clean; violations
+
+note "Ctrl-C while waiting for the import: object deleted, image id told"
+set +e
+./mkmesh upload droplet "$IMG" --space images --region nyc3 --api-url "http://127.0.0.1:$DO_PORT" \
+	--spaces-endpoint "http://127.0.0.1:$S3_PORT" >"$T/intr.out" 2>"$T/intr.err" &
+pid=$!
+for i in $(seq 100); do grep -q "pending" "$T/intr.err" && break; sleep 0.1; done
+kill -INT $pid; wait $pid; RC=$?
+set -e
+sed 's/^/  stderr: /' "$T/intr.err"
+[ "$RC" -eq 1 ] || fail "exit $RC"
+grep -q "interrupted; the uploaded object was deleted" "$T/intr.err" || fail "no clean-up message"
+grep -q "doctl compute image delete 38413970" "$T/intr.err" || fail "the image id is not told"
+bucket_clean; violations; stop_do
+
+note "no IMAGE: the newest mkmesh-droplet-*.raw.gz in --out DIR"
+mkdir "$T/out"
+cp "$IMG" "$T/out/mkmesh-droplet-0.9-amd64.raw.gz"
+touch -d '1 hour ago' "$T/out/mkmesh-droplet-0.9-amd64.raw.gz"
+cp "$IMG" "$T/out/mkmesh-droplet-1.1-amd64.raw.gz"
+start_do available
+upload newest --out "$T/out" -q
+[ "$RC" -eq 0 ] || fail "exit $RC"
+[ ! -s "$T/newest.err" ] || fail "-q is not quiet"
+[ "$(do_state 'Object.values(s.images)[0].name')" = mkmesh-droplet-1.1-amd64 ] || fail "not the newest image"
+upload none --out "$T/nothing"
+[ "$RC" -eq 1 ] && grep -q "run 'mkmesh build droplet' first" "$T/none.err" || fail "no image: not explained"
+bucket_clean; violations; stop_do
+
 note "usage errors: exit 2"
 set +e
 DIGITALOCEAN_TOKEN= ./mkmesh upload droplet "$IMG" --space images --region nyc3 2>"$T/notoken.err"; rc1=$?

@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# make bench: mkmesh's speed and memory as ratios against baselines measured
+# in the same run, on this machine.
+#   1. cold build (empty rootfs cache) / mmdebstrap alone, same packages and
+#      the same apt archive cache                             target <= 1.5
+#   2. rebuild after one overlay file changed / cold build    target <= 0.25
+#   3. mkmesh's own peak RSS (VmHWM of the mkmesh process)    target < 100 MB
+# Then each further bench-*.sh beside this file (upload throughput, ...).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+mkmesh=$top/mkmesh
+shared_cache=${MKMESH_BENCH_CACHE:-/var/cache/mkmesh}
+work=$(mktemp -d /tmp/mkmesh-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The same apt archive cache for both sides: what is measured is the work,
+# not the network.
+mkdir -p "$shared_cache/apt/amd64" "$work/cache"
+ln -s "$shared_cache/apt" "$work/cache/apt"
+cp -r "$top/recipes" "$top/overlays" "$work/"
+
+pkgs=$(jq -r '[.packages[]] | join(",")' "$top/recipes/droplet.json"),$(
+	jq -r '[.packages[]] | join(",")' "$top/recipes/layers/base.json")
+suite=$(jq -r .suite "$top/recipes/droplet.json")
+mirror=$(jq -r .mirror "$top/recipes/droplet.json")
+
+# run_rss LABEL COMMAND...: runs COMMAND, prints seconds; peak RSS in $rss_kb.
+run_timed() {
+	local start end pid hwm
+	start=$(date +%s.%N)
+	"$@" >"$work/out" 2>"$work/err" &
+	pid=$!
+	rss_kb=0
+	while kill -0 $pid 2>/dev/null; do
+		hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/$pid/status 2>/dev/null || true)
+		[ -n "$hwm" ] && [ "$hwm" -gt "$rss_kb" ] && rss_kb=$hwm
+		sleep 0.2
+	done
+	wait $pid || { cat "$work/err" >&2; exit 1; }
+	end=$(date +%s.%N)
+	echo "$end - $start" | bc
+}
+
+echo "mkmesh bench ($(nproc) cores; apt archives cached in both runs)"
+
+t_mm=$(run_timed mmdebstrap --mode=root --variant=apt --format=tar --include="$pkgs" \
+	--skip=essential/unlink --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+	--setup-hook="sync-in '$shared_cache/apt/amd64' /var/cache/apt/archives/" \
+	--customize-hook="sync-out /var/cache/apt/archives '$shared_cache/apt/amd64'" \
+	"$suite" "$work/mmdebstrap.tar" "$mirror")
+rm -f "$work/mmdebstrap.tar"
+printf '  %-48s %7.1f s\n' "mmdebstrap alone (baseline)" "$t_mm"
+
+build() {
+	"$mkmesh" build droplet -q --recipes "$work/recipes" --cache "$work/cache" \
+		--out "$work/images" --image-version bench
+}
+t_cold=$(run_timed build)
+rss_cold=$rss_kb
+printf '  %-48s %7.1f s\n' "mkmesh build droplet, cold" "$t_cold"
+
+echo "# changed for the benchmark" >>"$work/overlays/base/etc/ssh/sshd_config.d/50-mkmesh.conf"
+t_re=$(run_timed build)
+rss_re=$rss_kb
+printf '  %-48s %7.1f s\n' "mkmesh build droplet, one overlay file changed" "$t_re"
+
+rss=$((rss_cold > rss_re ? rss_cold : rss_re))
+echo
+printf '  %-48s %7.2f   (target <= 1.5)\n' "cold build / mmdebstrap alone" "$(echo "$t_cold / $t_mm" | bc -l)"
+printf '  %-48s %7.2f   (target <= 0.25)\n' "rebuild after an overlay change / cold build" "$(echo "$t_re / $t_cold" | bc -l)"
+printf '  %-48s %7.1f MB (target < 100)\n' "mkmesh peak RSS" "$(echo "$rss / 1024" | bc -l)"
+
+for b in "$top"/tests/bench-*.sh; do
+	[ -e "$b" ] || continue
+	echo
+	bash "$b"
+done
