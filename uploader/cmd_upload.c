@@ -575,8 +575,9 @@ int cmd_upload(int argc, char **argv)
 	}
 	if (interrupted)
 		mk_log_error("interrupted%s", delete_failed ? ""
-			     : u.keep_object && u.uploaded ? "; the uploaded object was kept (--keep-object)"
-			     : "; the upload was aborted and nothing is left in the Space");
+			     : !u.uploaded ? "; the upload was aborted and nothing is left in the Space"
+			     : u.keep_object ? "; the uploaded object was kept (--keep-object)"
+			     : "; the uploaded object was deleted from the Space");
 	if (interrupted && u.image_id > 0)
 		mk_log_error("image %lld was being imported; delete it in the control panel or with "
 			     "'doctl compute image delete %lld' if you do not want it",
