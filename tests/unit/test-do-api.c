@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The DigitalOcean client and the HTTP retry policy against a scripted HTTP
+ * server on loopback (a thread in this process): request shape, retries on
+ * 5xx, 429 with retry-after, a dropped connection, no retry on 401, the
+ * wait for ratelimit-reset, error text without the token.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests.h"
+#include "do_api.h"
+#include "http.h"
+#include "util.h"
+
+#define TOKEN "dop_v1_unit_test_token_0123456789"
+
+struct canned {
+	int status; /* 0: close the connection without answering */
+	const char *headers;
+	const char *body;
+};
+
+static struct {
+	int fd, port;
+	struct canned script[8];
+	int n, next;
+	char requests[8][4096];
+	double when[8];
+	pthread_t thread;
+} srv;
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int c = accept(srv.fd, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		char buf[4096] = "";
+		size_t len = 0;
+		/* Headers, then Content-Length bytes of body. */
+		for (;;) {
+			ssize_t r = read(c, buf + len, sizeof(buf) - 1 - len);
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+			buf[len] = '\0';
+			char *end = strstr(buf, "\r\n\r\n");
+			if (!end)
+				continue;
+			const char *cl = strcasestr(buf, "content-length:");
+			size_t want = cl ? (size_t)atol(cl + 15) : 0;
+			if (len >= (size_t)(end + 4 - buf) + want)
+				break;
+		}
+		int i = srv.next++;
+		if (i < 8) {
+			memcpy(srv.requests[i], buf, sizeof(buf));
+			srv.when[i] = mk_now();
+		}
+		struct canned *k = &srv.script[i < srv.n ? i : srv.n - 1];
+		if (k->status) {
+			char *resp = xasprintf("HTTP/1.1 %d X\r\nConnection: close\r\nContent-Type: application/json\r\n"
+					       "Content-Length: %zu\r\n%s\r\n%s",
+					       k->status, strlen(k->body), k->headers ? k->headers : "", k->body);
+			ssize_t w = write(c, resp, strlen(resp));
+			(void)w;
+			free(resp);
+		}
+		close(c);
+	}
+}
+
+static void script(int n, const struct canned *k)
+{
+	if (!srv.fd) {
+		srv.fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t al = sizeof(a);
+		bind(srv.fd, (struct sockaddr *)&a, sizeof(a));
+		listen(srv.fd, 8);
+		getsockname(srv.fd, (struct sockaddr *)&a, &al);
+		srv.port = ntohs(a.sin_port);
+		pthread_create(&srv.thread, NULL, serve, NULL);
+		setenv("MKMESH_RETRY_BASE_SECONDS", "0.01", 1);
+	}
+	memcpy(srv.script, k, (size_t)n * sizeof(*k));
+	srv.n = n;
+	srv.next = 0;
+	memset(srv.requests, 0, sizeof(srv.requests));
+}
+
+static struct do_api *api(void)
+{
+	char *url = xasprintf("http://127.0.0.1:%d/", srv.port);
+	struct do_api *a = do_api_new(url, TOKEN);
+	free(url);
+	return a;
+}
+
+#define IMAGE_JSON "{\"image\":{\"id\":38413969,\"name\":\"n\",\"status\":\"NEW\",\"error_message\":\"\"}}"
+
+TEST(create_request_shape)
+{
+	struct canned k[] = {{202, NULL, IMAGE_JSON}};
+	script(1, k);
+	struct do_api *a = api();
+	struct strv tags = {0};
+	strv_push(&tags, "mesh");
+	struct do_image_new in = {.name = "n", .url = "https://s/x.raw.gz?X-Amz-Signature=abc",
+				  .region = "nyc3", .distribution = "Debian", .description = "d",
+				  .tags = &tags};
+	json_t *img = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_image_create(a, &in, &img, err, sizeof(err)), 0);
+	ASSERT_EQ(do_api_int(img, "id"), 38413969);
+	ASSERT_STREQ(do_api_str(img, "status"), "NEW");
+	const char *r = srv.requests[0];
+	ASSERT_TRUE(!strncmp(r, "POST /v2/images HTTP/1.1\r\n", 26));
+	ASSERT_TRUE(strstr(r, "Authorization: Bearer " TOKEN "\r\n") != NULL);
+	ASSERT_TRUE(strstr(r, "Content-Type: application/json\r\n") != NULL);
+	const char *body = strstr(r, "\r\n\r\n") + 4;
+	json_error_t je;
+	json_t *j = json_loads(body, 0, &je);
+	ASSERT_STREQ(do_api_str(j, "name"), "n");
+	ASSERT_STREQ(do_api_str(j, "region"), "nyc3");
+	ASSERT_STREQ(do_api_str(j, "distribution"), "Debian");
+	ASSERT_STREQ(json_string_value(json_array_get(json_object_get(j, "tags"), 0)), "mesh");
+	json_decref(j);
+	json_decref(img);
+	strv_release(&tags);
+	do_api_free(a);
+}
+
+TEST(retry_5xx_and_dropped_connection)
+{
+	struct canned k[] = {{500, NULL, "{\"id\":\"server_error\",\"message\":\"x\"}"},
+			     {0, NULL, NULL},
+			     {200, NULL, IMAGE_JSON}};
+	script(3, k);
+	struct do_api *a = api();
+	json_t *img = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_image_get(a, 38413969, &img, err, sizeof(err)), 0);
+	ASSERT_EQ(srv.next, 3);
+	ASSERT_TRUE(!strncmp(srv.requests[2], "GET /v2/images/38413969 HTTP/1.1", 32));
+	json_decref(img);
+	do_api_free(a);
+}
+
+TEST(retry_after_honoured)
+{
+	struct canned k[] = {{429, "retry-after: 1\r\n", "{\"id\":\"too_many_requests\",\"message\":\"API rate limit exceeded.\"}"},
+			     {200, NULL, IMAGE_JSON}};
+	script(2, k);
+	struct do_api *a = api();
+	json_t *img = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_image_get(a, 1, &img, err, sizeof(err)), 0);
+	ASSERT_EQ(srv.next, 2);
+	ASSERT_TRUE(srv.when[1] - srv.when[0] >= 0.95);
+	json_decref(img);
+	do_api_free(a);
+}
+
+TEST(unauthorized_not_retried_token_not_shown)
+{
+	struct canned k[] = {{401, NULL, "{\"id\":\"unauthorized\",\"message\":\"Unable to authenticate you.\"}"}};
+	script(1, k);
+	struct do_api *a = api();
+	json_t *img = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_image_get(a, 1, &img, err, sizeof(err)), -MK_ERR_AUTH);
+	ASSERT_EQ(srv.next, 1);
+	ASSERT_STREQ(err, "reading image 1: HTTP 401 unauthorized: Unable to authenticate you.");
+	ASSERT_TRUE(strstr(err, TOKEN) == NULL);
+	do_api_free(a);
+}
+
+TEST(ratelimit_reset_waited_for)
+{
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "ratelimit-remaining: 0\r\nratelimit-reset: %lld\r\n",
+		 (long long)time(NULL) + 1);
+	struct canned k[] = {{200, hdr, IMAGE_JSON}, {200, NULL, IMAGE_JSON}};
+	script(2, k);
+	struct do_api *a = api();
+	json_t *img = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_image_get(a, 1, &img, err, sizeof(err)), 0);
+	json_decref(img);
+	ASSERT_EQ(a->ratelimit_remaining, 0);
+	ASSERT_EQ(do_api_image_get(a, 1, &img, err, sizeof(err)), 0);
+	ASSERT_EQ(srv.next, 2);
+	ASSERT_TRUE(srv.when[1] - srv.when[0] >= 0.2);
+	json_decref(img);
+	do_api_free(a);
+}
+
+TEST(transfer_action)
+{
+	/* The spec's schema for the answer is the bare action; the API wraps it. */
+	struct canned k[] = {{201, NULL, "{\"action\":{\"id\":36805527,\"status\":\"in-progress\",\"type\":\"transfer\"}}"},
+			     {200, NULL, "{\"id\":36805527,\"status\":\"completed\",\"type\":\"transfer\"}"}};
+	script(2, k);
+	struct do_api *a = api();
+	json_t *act = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_image_transfer(a, 7, "tor1", &act, err, sizeof(err)), 0);
+	ASSERT_EQ(do_api_int(act, "id"), 36805527);
+	json_decref(act);
+	const char *body = strstr(srv.requests[0], "\r\n\r\n") + 4;
+	ASSERT_STREQ(body, "{\"type\":\"transfer\",\"region\":\"tor1\"}");
+	ASSERT_TRUE(!strncmp(srv.requests[0], "POST /v2/images/7/actions HTTP/1.1", 34));
+	ASSERT_EQ(do_api_image_action_get(a, 7, 36805527, &act, err, sizeof(err)), 0);
+	ASSERT_STREQ(do_api_str(act, "status"), "completed");
+	json_decref(act);
+	do_api_free(a);
+}
