@@ -547,6 +547,7 @@ int cmd_upload(int argc, char **argv)
 	json_t *regions_done = json_array();
 	json_array_append_new(regions_done, json_string(u.region));
 	int r = do_upload(&u);
+	int upload_r = r;
 	if (r == 0)
 		r = do_import(&u, &image);
 	if (r == 0 && u.regions.n)
@@ -559,7 +560,12 @@ int cmd_upload(int argc, char **argv)
 	bool deleted = false, delete_failed = false;
 	if (u.keep_object && u.uploaded) {
 		mk_log_info("kept 's3://%s/%s' (--keep-object)", u.space, u.key);
-	} else if (u.uploaded || interrupted) {
+	} else if (u.uploaded || upload_r != -MK_ERR_AUTH) {
+		/*
+		 * Also after a failed upload: a completion whose answer was lost
+		 * may have made the object all the same. The key is ours alone,
+		 * and a missing object is no error.
+		 */
 		char derr[1024];
 		int d = s3_delete_object(&u.s3, u.key, &u.s3o, derr, sizeof(derr));
 		if (d < 0) {
