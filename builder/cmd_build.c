@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "artifacts.h"
 #include "commands.h"
 #include "compose.h"
 #include "disk.h"
@@ -60,6 +61,7 @@ struct build {
 	int stage, n_stages;
 	char err[2048];
 	/* what the stages made */
+	struct artifacts downloads;
 	struct rootfs_result rootfs;
 	struct compose_input compose;
 	struct compose_result composed;
@@ -106,36 +108,36 @@ static time_t source_date_epoch(const char *recipes)
 /* Every download the build needs, fetched and verified before the long steps. */
 static int stage_artifacts(struct build *b)
 {
-	const struct recipe *r = b->recipe;
+	int rc = artifacts_fetch(b->recipe, b->o.cache, b->o.artifacts, &b->downloads, b->err,
+				 sizeof(b->err));
+	if (rc < 0)
+		return rc;
 	b->artifacts = json_array();
-	for (size_t i = 0; i < r->n_layers; i++) {
-		const struct recipe_layer *l = r->layers[i];
-		for (size_t j = 0; j < l->n_artifacts; j++) {
-			const struct recipe_artifact *a = &l->artifacts[j];
-			_cleanup_free_ char *path = NULL;
-			char ferr[1024];
-			int rc = fetch_artifact(a->url, a->sha256, b->o.cache, b->o.artifacts, &path, ferr,
-						sizeof(ferr));
-			if (rc < 0) {
-				snprintf(b->err, sizeof(b->err),
-					 "layer '%s': artifact '%s': %s\n"
-					 "  ways out: run 'mkmesh fetch %s' on a connected machine and build with "
-					 "--artifacts DIR, or leave the layer out with --without %s",
-					 l->name, a->name, ferr, r->name, l->name);
-				return rc;
-			}
-			struct stat st;
-			stat(path, &st);
-			json_array_append_new(b->artifacts,
-					      json_pack("{s:s, s:s, s:s, s:s, s:I}", "layer", l->name, "name",
-							a->name, "url", a->url, "sha256", a->sha256, "size",
-							(json_int_t)st.st_size));
-			b->compose.extras = xrealloc(b->compose.extras,
-						     (b->compose.n_extras + 1) * sizeof(*b->compose.extras));
-			b->compose.extras[b->compose.n_extras++] = (struct compose_extra){
-				.path = xstrdup(a->dest + 1), .source = TAKE_PTR(path), .mode = a->mode,
-				.unpack = a->unpack};
-		}
+	for (size_t i = 0; i < b->downloads.n_files; i++) {
+		const struct artifact_file *f = &b->downloads.files[i];
+		const struct recipe_artifact *a = f->artifact;
+		json_array_append_new(b->artifacts,
+				      json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "layer", f->layer->name,
+						"name", a->name, "url", a->url, "sha256", a->sha256, "size",
+						(json_int_t)f->size, "signature_checked", f->sig_path != NULL));
+		b->compose.extras = xrealloc(b->compose.extras,
+					     (b->compose.n_extras + 1) * sizeof(*b->compose.extras));
+		b->compose.extras[b->compose.n_extras++] = (struct compose_extra){
+			.path = xstrdup(a->dest + 1), .source = xstrdup(f->path), .mode = a->mode,
+			.unpack = a->unpack};
+	}
+	/* The extra apt sources stay in the image, for updates, with their keys. */
+	for (size_t i = 0; i < b->downloads.n_keys; i++) {
+		const struct apt_key *k = &b->downloads.keys[i];
+		_cleanup_free_ char *keyfile = xasprintf("/etc/apt/keyrings/%s.gpg", k->source->name);
+		_cleanup_free_ char *line = rootfs_source_line(b->recipe, k->source, keyfile);
+		_cleanup_free_ char *list = xasprintf("etc/apt/sources.list.d/%s.list", k->source->name);
+		_cleanup_free_ char *text = xasprintf("%s\n", line);
+		compose_add_file(&b->compose, list, text, 0644);
+		b->compose.extras = xrealloc(b->compose.extras,
+					     (b->compose.n_extras + 1) * sizeof(*b->compose.extras));
+		b->compose.extras[b->compose.n_extras++] = (struct compose_extra){
+			.path = xstrdup(keyfile + 1), .source = xstrdup(k->path), .mode = 0644};
 	}
 	return 0;
 }
@@ -145,7 +147,8 @@ static int stage_rootfs(struct build *b)
 	_cleanup_free_ char *logdir = xasprintf("%s/logs", b->o.cache);
 	_cleanup_free_ char *log = xasprintf("%s/%s-rootfs.log", logdir, b->recipe->name);
 	mk_mkdir_p(logdir, 0755);
-	int rc = rootfs_build(b->recipe, b->o.cache, log, &b->rootfs, b->err, sizeof(b->err));
+	int rc = rootfs_build(b->recipe, &b->downloads, b->o.cache, log, &b->rootfs, b->err,
+			      sizeof(b->err));
 	if (rc < 0)
 		return rc;
 	stage_end(b, b->rootfs.cached ? "from the cache" : "cached for the next build");
@@ -166,6 +169,22 @@ static void add_build_files(struct build *b)
 	json_decref(info);
 	_cleanup_free_ char *withnl = xasprintf("%s\n", text);
 	compose_add_file(&b->compose, "etc/mkmesh/build.json", withnl, 0644);
+	/* The image's own apt sources: the mirror, and for a release its
+	 * updates and security suites, which unattended-upgrades needs. */
+	_cleanup_free_ char *comps = NULL;
+	size_t clen = 0;
+	FILE *cf = open_memstream(&comps, &clen);
+	for (size_t i = 0; i < r->components.n; i++)
+		fprintf(cf, " %s", r->components.v[i]);
+	fclose(cf);
+	bool rolling = !strcmp(r->suite, "sid") || !strcmp(r->suite, "unstable") ||
+		       !strcmp(r->suite, "experimental");
+	_cleanup_free_ char *sources =
+		rolling ? xasprintf("deb %s %s%s\n", r->mirror, r->suite, comps)
+			: xasprintf("deb %s %s%s\ndeb %s %s-updates%s\n"
+				    "deb http://security.debian.org/debian-security %s-security%s\n",
+				    r->mirror, r->suite, comps, r->mirror, r->suite, comps, r->suite, comps);
+	compose_add_file(&b->compose, "etc/apt/sources.list", sources, 0644);
 	/* Empty: systemd makes a new one on each machine's first boot. */
 	compose_add_file(&b->compose, "etc/machine-id", "", 0444);
 	b->handler->add_files(r, &b->compose);
@@ -282,6 +301,7 @@ static void build_release(struct build *b)
 		mk_temp_forget(b->raw);
 		free(b->raw);
 	}
+	artifacts_release(&b->downloads);
 	rootfs_result_release(&b->rootfs);
 	compose_input_release(&b->compose);
 	compose_result_release(&b->composed);

@@ -5,6 +5,7 @@
 #define MK_COMMANDS_H
 
 int cmd_build(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_upload(int argc, char **argv);

@@ -16,4 +16,18 @@ int fetch_probe(const char *url, char *err, size_t errlen);
 int fetch_artifact(const char *url, const char *sha256, const char *cache_dir,
 		   const char *artifacts_dir, char **path, char *err, size_t errlen);
 
+/* Fetches what URL names, unverified (signatures, keys: checked by their
+ * own means), into CACHE/artifacts/NAME. */
+int fetch_file(const char *url, const char *name, const char *cache_dir, const char *artifacts_dir,
+	       char **path, char *err, size_t errlen);
+
+/* Checks a detached OpenPGP signature with gpgv against KEY (a public key
+ * file, binary or armored) and that the key's primary fingerprint is
+ * FINGERPRINT. */
+int fetch_verify_signature(const char *data, const char *sig, const char *key,
+			   const char *fingerprint, char *err, size_t errlen);
+
+/* Checks that the OpenPGP key file KEY has the primary key FINGERPRINT. */
+int fetch_check_key(const char *key, const char *fingerprint, char *err, size_t errlen);
+
 #endif

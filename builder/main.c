@@ -15,6 +15,7 @@ struct mk_command {
 
 static const struct mk_command commands[] = {
 	{"build", cmd_build, "build an image for a target (droplet, rpi)"},
+	{"fetch", cmd_fetch, "download what a build needs, for building offline"},
 	{"list", cmd_list, "show targets and layers"},
 	{"inspect", cmd_inspect, "show what an image contains, from its manifest"},
 	{"upload", cmd_upload, "upload a droplet image to DigitalOcean as a custom image"},

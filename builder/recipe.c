@@ -12,6 +12,7 @@ struct ctx {
 	const char *file;
 	char *err;
 	size_t errlen;
+	const char *dir; /* the recipe tree */
 };
 
 #define _cleanup_json_ _cleanup_(json_decrefp) /* jansson provides json_decrefp */
@@ -160,6 +161,21 @@ static bool valid_sha256(const char *s)
 	return true;
 }
 
+static bool valid_fingerprint(const char *s)
+{
+	if (strlen(s) != 40)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isxdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
+static bool valid_arch(const char *s)
+{
+	return !strcmp(s, "amd64") || !strcmp(s, "arm64");
+}
+
 static bool valid_url(const char *s)
 {
 	return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7) || !strncmp(s, "file://", 7);
@@ -230,6 +246,9 @@ static int load_json(struct ctx *c, const char *path, json_t **out)
 	return 0;
 }
 
+static bool valid_component(const char *s);
+static bool valid_suite_name(const char *s);
+
 /* --- layers --- */
 
 static int parse_attrs(struct ctx *c, json_t *root, struct recipe_layer *l)
@@ -283,8 +302,8 @@ static int parse_attrs(struct ctx *c, json_t *root, struct recipe_layer *l)
 static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 {
 	static const char *const keys[] = {"name", "url", "sha256", "dest", "mode", "unpack",
-					   "signature", NULL};
-	static const char *const sig_keys[] = {"url", "sha256", "fingerprint", NULL};
+					   "arch", "signature", NULL};
+	static const char *const sig_keys[] = {"url", "key", "fingerprint", NULL};
 	json_t *arr = json_object_get(root, "artifacts"), *v;
 	size_t i;
 
@@ -308,8 +327,13 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 		    (r = get_str(c, p, v, "sha256", true, &a->sha256)) < 0 ||
 		    (r = get_str(c, p, v, "dest", true, &a->dest)) < 0 ||
 		    (r = get_str(c, p, v, "mode", false, &mode)) < 0 ||
-		    (r = get_bool(c, p, v, "unpack", &a->unpack)) < 0)
+		    (r = get_bool(c, p, v, "unpack", &a->unpack)) < 0 ||
+		    (r = get_str(c, p, v, "arch", false, &a->arch)) < 0)
 			return r;
+		if (a->arch && !valid_arch(a->arch)) {
+			_cleanup_free_ char *ap = xasprintf("%s.arch", p);
+			return fail(c, ap, "'%s' is not supported (supported: \"amd64\", \"arm64\")", a->arch);
+		}
 		if (!valid_name(a->name))
 			return fail(c, p, "name '%s' must be lower case letters, digits, '-' or '_'", a->name);
 		if (!valid_url(a->url)) {
@@ -336,12 +360,129 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 				return fail(c, gp, "expected an object, got %s", type_name(sig));
 			if ((r = check_keys(c, gp, sig, sig_keys)) < 0 ||
 			    (r = get_str(c, gp, sig, "url", true, &a->sig_url)) < 0 ||
-			    (r = get_str(c, gp, sig, "sha256", false, &a->sig_sha256)) < 0 ||
+			    (r = get_str(c, gp, sig, "key", true, &a->sig_key)) < 0 ||
 			    (r = get_str(c, gp, sig, "fingerprint", true, &a->sig_fingerprint)) < 0)
+				return r;
+			if (!valid_url(a->sig_url)) {
+				_cleanup_free_ char *up = xasprintf("%s.url", gp);
+				return fail(c, up, "'%s' is not an http(s):// or file:// URL", a->sig_url);
+			}
+			if (!valid_fingerprint(a->sig_fingerprint)) {
+				_cleanup_free_ char *fp = xasprintf("%s.fingerprint", gp);
+				return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
+			}
+			if (a->sig_key[0] == '/' || strstr(a->sig_key, "..")) {
+				_cleanup_free_ char *kp = xasprintf("%s.key", gp);
+				return fail(c, kp, "'%s' must be a path inside the recipe tree", a->sig_key);
+			}
+			/* Relative to the recipe tree, like overlays. */
+			_cleanup_free_ char *rel = a->sig_key;
+			a->sig_key = xasprintf("%s/%s", c->dir, rel);
+			if (!mk_path_exists(a->sig_key)) {
+				_cleanup_free_ char *kp = xasprintf("%s.key", gp);
+				return fail(c, kp, "key file '%s' does not exist", a->sig_key);
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_source(struct ctx *c, const char *p, json_t *v, struct recipe_apt_source *src)
+{
+	static const char *const keys[] = {"name", "uri", "suite", "components", "key", NULL};
+	static const char *const key_keys[] = {"url", "fingerprint", NULL};
+	int r;
+
+	if (!json_is_object(v))
+		return fail(c, p, "expected an object, got %s", type_name(v));
+	if ((r = check_keys(c, p, v, keys)) < 0 ||
+	    (r = get_str(c, p, v, "name", true, &src->name)) < 0 ||
+	    (r = get_str(c, p, v, "uri", true, &src->uri)) < 0 ||
+	    (r = get_str(c, p, v, "suite", false, &src->suite)) < 0 ||
+	    (r = get_strv(c, p, v, "components", &src->components, valid_component,
+			  "a Debian archive component")) < 0)
+		return r;
+	if (!valid_name(src->name))
+		return fail(c, p, "name '%s' must be lower case letters, digits, '-' or '_'", src->name);
+	if (!valid_url(src->uri)) {
+		_cleanup_free_ char *up = xasprintf("%s.uri", p);
+		return fail(c, up, "'%s' is not an http(s):// or file:// URL", src->uri);
+	}
+	if (src->components.n == 0)
+		strv_push(&src->components, "main");
+	json_t *key = json_object_get(v, "key");
+	_cleanup_free_ char *kp = xasprintf("%s.key", p);
+	if (!key)
+		return fail(c, kp, "missing (required: an apt source without a pinned key is not trusted)");
+	if (!json_is_object(key))
+		return fail(c, kp, "expected an object, got %s", type_name(key));
+	if ((r = check_keys(c, kp, key, key_keys)) < 0 ||
+	    (r = get_str(c, kp, key, "url", true, &src->key_url)) < 0 ||
+	    (r = get_str(c, kp, key, "fingerprint", true, &src->key_fingerprint)) < 0)
+		return r;
+	if (!valid_fingerprint(src->key_fingerprint)) {
+		_cleanup_free_ char *fp = xasprintf("%s.fingerprint", kp);
+		return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
+	}
+	return 0;
+}
+
+static int parse_variants(struct ctx *c, json_t *root, struct recipe_layer *l)
+{
+	static const char *const keys[] = {"suites", "arches", "packages", "apt_sources", NULL};
+	json_t *arr = json_object_get(root, "variants"), *v;
+	size_t i;
+	int r;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return fail(c, "variants", "expected a non-empty array");
+	l->variants = xcalloc(json_array_size(arr), sizeof(*l->variants));
+	json_array_foreach(arr, i, v) {
+		_cleanup_free_ char *p = xasprintf("variants[%zu]", i);
+		struct recipe_variant *var = &l->variants[l->n_variants++];
+		if (!json_is_object(v))
+			return fail(c, p, "expected an object, got %s", type_name(v));
+		if ((r = check_keys(c, p, v, keys)) < 0 ||
+		    (r = get_strv(c, p, v, "suites", &var->suites, valid_suite_name, "a suite name")) < 0 ||
+		    (r = get_strv(c, p, v, "arches", &var->arches, valid_arch,
+				  "a supported architecture (amd64, arm64)")) < 0 ||
+		    (r = get_strv(c, p, v, "packages", &var->packages, valid_package,
+				  "a Debian package name")) < 0)
+			return r;
+		json_t *srcs = json_object_get(v, "apt_sources"), *sv;
+		size_t j;
+		if (!srcs)
+			continue;
+		_cleanup_free_ char *sp = xasprintf("%s.apt_sources", p);
+		if (!json_is_array(srcs))
+			return fail(c, sp, "expected an array, got %s", type_name(srcs));
+		var->sources = xcalloc(json_array_size(srcs) + 1, sizeof(*var->sources));
+		json_array_foreach(srcs, j, sv) {
+			_cleanup_free_ char *ip = xasprintf("%s[%zu]", sp, j);
+			if ((r = parse_source(c, ip, sv, &var->sources[var->n_sources++])) < 0)
 				return r;
 		}
 	}
 	return 0;
+}
+
+static void variant_release(struct recipe_variant *v)
+{
+	strv_release(&v->suites);
+	strv_release(&v->arches);
+	strv_release(&v->packages);
+	for (size_t i = 0; i < v->n_sources; i++) {
+		struct recipe_apt_source *s = &v->sources[i];
+		free(s->name);
+		free(s->uri);
+		free(s->suite);
+		strv_release(&s->components);
+		free(s->key_url);
+		free(s->key_fingerprint);
+	}
+	free(v->sources);
 }
 
 void recipe_layer_free(struct recipe_layer *l)
@@ -364,11 +505,15 @@ void recipe_layer_free(struct recipe_layer *l)
 		free(a->url);
 		free(a->sha256);
 		free(a->dest);
+		free(a->arch);
 		free(a->sig_url);
-		free(a->sig_sha256);
+		free(a->sig_key);
 		free(a->sig_fingerprint);
 	}
 	free(l->artifacts);
+	for (size_t i = 0; i < l->n_variants; i++)
+		variant_release(&l->variants[i]);
+	free(l->variants);
 	free(l);
 }
 
@@ -378,9 +523,9 @@ int recipe_layer_load(const char *dir, const char *name, struct recipe_layer **o
 		      char *err, size_t errlen)
 {
 	static const char *const keys[] = {"name", "description", "optional", "requires", "packages",
-					   "overlay", "files", "enable", "artifacts", NULL};
+					   "overlay", "files", "enable", "artifacts", "variants", NULL};
 	_cleanup_free_ char *file = xasprintf("%s/layers/%s.json", dir, name);
-	struct ctx c = {.file = file, .err = err, .errlen = errlen};
+	struct ctx c = {.file = file, .err = err, .errlen = errlen, .dir = dir};
 	_cleanup_json_ json_t *root = NULL;
 	_cleanup_(layer_freep) struct recipe_layer *l = xcalloc(1, sizeof(*l));
 	_cleanup_free_ char *overlay = NULL;
@@ -408,7 +553,8 @@ int recipe_layer_load(const char *dir, const char *name, struct recipe_layer **o
 	    (r = get_strv(&c, "", root, "enable", &l->enable, valid_unit,
 			  "a systemd unit name (foo.service, foo.timer, ...)")) < 0 ||
 	    (r = parse_attrs(&c, root, l)) < 0 ||
-	    (r = parse_artifacts(&c, root, l)) < 0)
+	    (r = parse_artifacts(&c, root, l)) < 0 ||
+	    (r = parse_variants(&c, root, l)) < 0)
 		return r;
 	if (strcmp(l->name, name) != 0)
 		return fail(&c, "name", "'%s' does not match the file name '%s.json'", l->name, name);
@@ -497,15 +643,15 @@ static int parse_disk(struct ctx *c, json_t *root, struct recipe_disk *d)
 	return 0;
 }
 
-static bool valid_arch(const char *s)
-{
-	return !strcmp(s, "amd64") || !strcmp(s, "arm64");
-}
-
 static bool valid_component(const char *s)
 {
 	return !strcmp(s, "main") || !strcmp(s, "contrib") || !strcmp(s, "non-free") ||
 	       !strcmp(s, "non-free-firmware");
+}
+
+static bool valid_suite_name(const char *s)
+{
+	return valid_name(s);
 }
 
 static bool valid_compress(const char *s)
@@ -555,6 +701,23 @@ static int resolve(struct ctx *c, const char *dir, struct recipe *rec, const cha
 	return 0;
 }
 
+static int choose_variant(const struct recipe *rec, struct recipe_layer *l, char *err, size_t errlen)
+{
+	if (l->n_variants == 0)
+		return 0;
+	for (size_t i = 0; i < l->n_variants; i++) {
+		const struct recipe_variant *v = &l->variants[i];
+		if ((v->suites.n == 0 || strv_contains(&v->suites, rec->suite)) &&
+		    (v->arches.n == 0 || strv_contains(&v->arches, rec->arch))) {
+			l->variant = v;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s: variants: none fits Debian '%s' on %s; choose another --suite, or "
+		 "leave the layer out with --without %s", l->file, rec->suite, rec->arch, l->name);
+	return -MK_ERR_RECIPE;
+}
+
 int recipe_load(const char *dir, const char *target, const struct recipe_options *opts,
 		struct recipe **out, char *err, size_t errlen)
 {
@@ -564,7 +727,7 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 					   "optional_layers", NULL};
 	static const struct recipe_options no_opts = {.check_valid_until = -1};
 	_cleanup_free_ char *file = xasprintf("%s/%s.json", dir, target);
-	struct ctx c = {.file = file, .err = err, .errlen = errlen};
+	struct ctx c = {.file = file, .err = err, .errlen = errlen, .dir = dir};
 	_cleanup_json_ json_t *root = NULL;
 	_cleanup_(recipe_freep) struct recipe *rec = xcalloc(1, sizeof(*rec));
 	int r;
@@ -681,19 +844,52 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 				return -MK_ERR_USAGE;
 			}
 		}
+	for (size_t i = 0; i < rec->n_layers; i++) {
+		struct recipe_layer *l = rec->layers[i];
+		if ((r = choose_variant(rec, l, err, errlen)) < 0)
+			return r;
+		size_t w = 0;
+		for (size_t j = 0; j < l->n_artifacts; j++) {
+			struct recipe_artifact *a = &l->artifacts[j];
+			if (a->arch && strcmp(a->arch, rec->arch) != 0) {
+				free(a->name), free(a->url), free(a->sha256), free(a->dest), free(a->arch);
+				free(a->sig_url), free(a->sig_key), free(a->sig_fingerprint);
+				continue;
+			}
+			l->artifacts[w++] = *a;
+		}
+		l->n_artifacts = w;
+	}
 	*out = TAKE_PTR(rec);
 	return 0;
 }
 
+size_t recipe_apt_sources(const struct recipe *r, const struct recipe_apt_source **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_layers; i++) {
+		const struct recipe_variant *v = r->layers[i]->variant;
+		for (size_t j = 0; v && j < v->n_sources && n < max; j++)
+			out[n++] = &v->sources[j];
+	}
+	return n;
+}
+
+static void add_unique(struct strv *out, const struct strv *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (!strv_contains(out, in->v[i]))
+			strv_push(out, in->v[i]);
+}
+
 void recipe_all_packages(const struct recipe *r, struct strv *out)
 {
-	for (size_t i = 0; i < r->packages.n; i++)
-		if (!strv_contains(out, r->packages.v[i]))
-			strv_push(out, r->packages.v[i]);
-	for (size_t l = 0; l < r->n_layers; l++)
-		for (size_t i = 0; i < r->layers[l]->packages.n; i++)
-			if (!strv_contains(out, r->layers[l]->packages.v[i]))
-				strv_push(out, r->layers[l]->packages.v[i]);
+	add_unique(out, &r->packages);
+	for (size_t l = 0; l < r->n_layers; l++) {
+		add_unique(out, &r->layers[l]->packages);
+		if (r->layers[l]->variant)
+			add_unique(out, &r->layers[l]->variant->packages);
+	}
 	strv_sort(out);
 }
 

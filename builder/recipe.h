@@ -26,9 +26,30 @@ struct recipe_artifact {
 	char *dest;        /* path in the image */
 	int mode;
 	bool unpack;       /* a tarball unpacked into dest (a directory) */
+	char *arch;        /* only for this architecture; NULL: all */
 	char *sig_url;     /* optional detached OpenPGP signature */
-	char *sig_sha256;
-	char *sig_fingerprint; /* the key the signature must be made with */
+	char *sig_key;     /* the public key, a file in the recipe tree */
+	char *sig_fingerprint; /* its primary key's fingerprint, pinned */
+};
+
+/* An extra apt repository (packages.matrix.org), with its key pinned. */
+struct recipe_apt_source {
+	char *name;
+	char *uri;
+	char *suite;       /* NULL: the target's suite */
+	struct strv components;
+	char *key_url;
+	char *key_fingerprint;
+};
+
+/* Packages that depend on the suite or architecture: the first variant
+ * that matches the build is used. */
+struct recipe_variant {
+	struct strv suites;  /* empty: any */
+	struct strv arches;  /* empty: any */
+	struct strv packages;
+	struct recipe_apt_source *sources;
+	size_t n_sources;
 };
 
 struct recipe_layer {
@@ -44,6 +65,9 @@ struct recipe_layer {
 	size_t n_attrs;
 	struct recipe_artifact *artifacts;
 	size_t n_artifacts;
+	struct recipe_variant *variants;
+	size_t n_variants;
+	const struct recipe_variant *variant; /* the one chosen for this build */
 };
 
 struct recipe_disk {
@@ -72,7 +96,8 @@ struct recipe {
 	char *compress;         /* "gzip", "zstd", "xz" */
 	struct strv default_layers;
 	struct strv optional_layers;
-	/* Resolved: the layers of this build, dependencies first. */
+	/* Resolved: the layers of this build, dependencies first, with their
+	 * variant chosen and artifacts of other architectures dropped. */
 	struct recipe_layer **layers;
 	size_t n_layers;
 };
@@ -98,6 +123,9 @@ void recipe_layer_free(struct recipe_layer *l);
 
 /* Names of the targets (DIR/NAME.json) and layers (DIR/layers/NAME.json). */
 int recipe_list(const char *dir, struct strv *targets, struct strv *layers);
+
+/* All apt sources the chosen variants add, in layer order. */
+size_t recipe_apt_sources(const struct recipe *r, const struct recipe_apt_source **out, size_t max);
 
 /* All packages of the build, sorted and unique. */
 void recipe_all_packages(const struct recipe *r, struct strv *out);

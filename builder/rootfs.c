@@ -65,8 +65,19 @@ static char *mmdebstrap_version(void)
 	return xstrdup(line);
 }
 
+static char *join(const struct strv *s, const char *sep);
+
+char *rootfs_source_line(const struct recipe *r, const struct recipe_apt_source *s,
+			 const char *signed_by)
+{
+	_cleanup_free_ char *comps = join(&s->components, " ");
+	return xasprintf("deb %s%s%s%s %s %s", signed_by ? "[signed-by=" : "", signed_by ? signed_by : "",
+			 signed_by ? "] " : "", s->uri, s->suite ? s->suite : r->suite, comps);
+}
+
 /* Everything that changes the tarball goes into the key. */
-static char *cache_key(const struct recipe *r, const char *mmver, const struct strv *pkgs)
+static char *cache_key(const struct recipe *r, const struct artifacts *dl, const char *mmver,
+		       const struct strv *pkgs)
 {
 	char *text = NULL, hash[65];
 	size_t len = 0;
@@ -79,6 +90,10 @@ static char *cache_key(const struct recipe *r, const char *mmver, const struct s
 		fprintf(f, "component=%s\n", r->components.v[i]);
 	for (size_t i = 0; i < pkgs->n; i++)
 		fprintf(f, "package=%s\n", pkgs->v[i]);
+	for (size_t i = 0; i < dl->n_keys; i++) {
+		_cleanup_free_ char *line = rootfs_source_line(r, dl->keys[i].source, NULL);
+		fprintf(f, "source=%s key=%s\n", line, dl->keys[i].source->key_fingerprint);
+	}
 	fclose(f);
 	mk_sha256_hex(text, len, hash);
 	free(text);
@@ -151,8 +166,9 @@ static char *join(const struct strv *s, const char *sep)
 
 /* Runs mmdebstrap into TAR (via a temporary name). The apt archive cache goes
  * in and comes out by hooks, as mmdebstrap's manual shows. */
-static int make_tarball(const struct recipe *r, const struct strv *pkgs, const char *aptdir,
-			const char *tar, const char *log_path, char *err, size_t errlen)
+static int make_tarball(const struct recipe *r, const struct artifacts *dl, const struct strv *pkgs,
+			const char *aptdir, const char *tar, const char *log_path, char *err,
+			size_t errlen)
 {
 	_cleanup_free_ char *include = join(pkgs, ",");
 	_cleanup_free_ char *comps = join(&r->components, ",");
@@ -181,9 +197,17 @@ static int make_tarball(const struct recipe *r, const struct strv *pkgs, const c
 	strv_push(&argv, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
 	strv_push_take(&argv, xasprintf("--setup-hook=sync-in '%s' /var/cache/apt/archives/", aptdir));
 	strv_push_take(&argv, xasprintf("--customize-hook=sync-out /var/cache/apt/archives '%s'", aptdir));
+	/* Extra sources are trusted through their pinned keys, next to
+	 * Debian's own keyring, for the build only. */
+	if (dl->n_keys)
+		strv_push(&argv, "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg");
+	for (size_t i = 0; i < dl->n_keys; i++)
+		strv_push_take(&argv, xasprintf("--keyring=%s", dl->keys[i].path));
 	strv_push(&argv, r->suite);
 	strv_push(&argv, tmp);
 	strv_push(&argv, r->mirror);
+	for (size_t i = 0; i < dl->n_keys; i++)
+		strv_push_take(&argv, rootfs_source_line(r, dl->keys[i].source, NULL));
 
 	mk_log_debug("rootfs: running mmdebstrap, log in '%s'", log_path);
 	mk_temp_register(tmp);
@@ -203,8 +227,8 @@ static int make_tarball(const struct recipe *r, const struct strv *pkgs, const c
 	return rc;
 }
 
-int rootfs_build(const struct recipe *r, const char *cache_dir, const char *log_path,
-		 struct rootfs_result *res, char *err, size_t errlen)
+int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char *cache_dir,
+		 const char *log_path, struct rootfs_result *res, char *err, size_t errlen)
 {
 	_cleanup_free_ char *mmver = mmdebstrap_version();
 	struct strv pkgs = {0};
@@ -217,7 +241,7 @@ int rootfs_build(const struct recipe *r, const char *cache_dir, const char *log_
 		return -ENOENT;
 	}
 	recipe_all_packages(r, &pkgs);
-	_cleanup_free_ char *key = cache_key(r, mmver, &pkgs);
+	_cleanup_free_ char *key = cache_key(r, dl, mmver, &pkgs);
 	_cleanup_free_ char *dir = xasprintf("%s/rootfs", cache_dir);
 	_cleanup_free_ char *tar = xasprintf("%s/%s-%s-%.16s.tar", dir, r->arch, r->suite, key);
 	_cleanup_free_ char *aptdir = xasprintf("%s/apt/%s", cache_dir, r->arch);
@@ -238,7 +262,7 @@ int rootfs_build(const struct recipe *r, const char *cache_dir, const char *log_
 			 "cannot reach the Debian mirror '%s' (%s: %s); give a reachable one with "
 			 "--mirror URL",
 			 r->mirror, probe, perr);
-	} else if ((rc = make_tarball(r, &pkgs, aptdir, tar, log_path, err, errlen)) == 0) {
+	} else if ((rc = make_tarball(r, dl, &pkgs, aptdir, tar, log_path, err, errlen)) == 0) {
 		res->cached = false;
 		prune(dir);
 	}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "artifacts.h"
 #include "recipe.h"
 
 struct rootfs_result {
@@ -15,9 +16,14 @@ struct rootfs_result {
 	bool cached;     /* true when no mmdebstrap run was needed */
 };
 
-/* LOG_PATH receives mmdebstrap's output. */
-int rootfs_build(const struct recipe *r, const char *cache_dir, const char *log_path,
-		 struct rootfs_result *res, char *err, size_t errlen);
+/* LOG_PATH receives mmdebstrap's output. DL holds the checked keys of
+ * the extra apt sources the layers add. */
+int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char *cache_dir,
+		 const char *log_path, struct rootfs_result *res, char *err, size_t errlen);
+
+/* The sources.list line of an extra apt source, for the build and the image. */
+char *rootfs_source_line(const struct recipe *r, const struct recipe_apt_source *s,
+			 const char *signed_by);
 void rootfs_result_release(struct rootfs_result *res);
 
 /* The Debian architecture of this machine ("amd64"). */

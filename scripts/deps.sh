@@ -9,6 +9,7 @@ build_pkgs="gcc make pkg-config git ca-certificates
   libarchive-dev libguestfs-dev libcurl4-openssl-dev libjansson-dev libzstd-dev
   libssl-dev zlib1g-dev
   mmdebstrap uidmap libguestfs0 supermin linux-image-amd64
+  gpgv gnupg debian-archive-keyring
   e2fsprogs dosfstools fdisk"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
   curl jq zstd bc python3"
