@@ -280,7 +280,7 @@ static int capture(char *const argv[], bool merge, char **out)
 static bool same_fingerprint(const char *a, const char *b)
 {
 	size_t n = 0;
-	for (; a[n] && !isspace((unsigned char)a[n]); n++)
+	for (; isxdigit((unsigned char)a[n]); n++)
 		;
 	return n == 40 && strncasecmp(a, b, 40) == 0;
 }

@@ -248,3 +248,93 @@ TEST(the_shipped_recipes_load)
 	recipe_free(r);
 	mk_rm_rf(root);
 }
+
+TEST(variants_choose_by_suite_and_arch)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	fresh_tree();
+	put("recipes/keys/k.gpg", "key\n");
+	put("recipes/layers/a.json",
+	    "{\"name\": \"a\", \"variants\": ["
+	    " {\"suites\": [\"sid\"], \"packages\": [\"matrix-synapse\"]},"
+	    " {\"arches\": [\"amd64\"], \"packages\": [\"matrix-synapse-py3\"], \"apt_sources\": [{"
+	    "   \"name\": \"matrix-org\", \"uri\": \"https://packages.matrix.org/debian/\","
+	    "   \"key\": {\"url\": \"https://packages.matrix.org/debian/k.gpg\","
+	    "             \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}],"
+	    " \"artifacts\": ["
+	    "  {\"name\": \"x\", \"arch\": \"amd64\", \"url\": \"https://e/x-amd64\", \"dest\": \"/x\","
+	    "   \"sha256\": \"1111111111111111111111111111111111111111111111111111111111111111\","
+	    "   \"signature\": {\"url\": \"https://e/x.asc\", \"key\": \"keys/k.gpg\","
+	    "                   \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}},"
+	    "  {\"name\": \"y\", \"arch\": \"arm64\", \"url\": \"https://e/x-arm64\", \"dest\": \"/x\","
+	    "   \"sha256\": \"2222222222222222222222222222222222222222222222222222222222222222\"}]}");
+	/* trixie on amd64: the second variant, its apt source; the amd64 artifact only. */
+	ASSERT_EQ(load("t", NULL, &r, err), 0);
+	const struct recipe_layer *a = r->layers[0];
+	ASSERT_STREQ(a->name, "a");
+	ASSERT_TRUE(a->variant == &a->variants[1]);
+	const struct recipe_apt_source *src[4];
+	ASSERT_EQ(recipe_apt_sources(r, src, 4), 1);
+	ASSERT_STREQ(src[0]->name, "matrix-org");
+	ASSERT_STREQ(src[0]->components.v[0], "main");
+	ASSERT_EQ(a->n_artifacts, 1);
+	ASSERT_STREQ(a->artifacts[0].name, "x");
+	ASSERT_TRUE(strstr(a->artifacts[0].sig_key, "/recipes/keys/k.gpg") != NULL);
+	struct strv p = {0};
+	recipe_all_packages(r, &p);
+	ASSERT_TRUE(strv_contains(&p, "matrix-synapse-py3"));
+	ASSERT_TRUE(!strv_contains(&p, "matrix-synapse"));
+	strv_release(&p);
+	recipe_free(r);
+
+	/* sid: the first variant. */
+	struct recipe_options o = {.suite = "sid", .check_valid_until = -1};
+	ASSERT_EQ(load("t", &o, &r, err), 0);
+	ASSERT_TRUE(r->layers[0]->variant == &r->layers[0]->variants[0]);
+	ASSERT_EQ(recipe_apt_sources(r, src, 4), 0);
+	recipe_free(r);
+
+	/* arm64 trixie: none fits. */
+	put("recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"arm64\", \"suite\": \"trixie\","
+			      " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}");
+	ASSERT_EQ(load("t", NULL, &r, err), -MK_ERR_RECIPE);
+	ASSERT_STREQ(rel(err), "recipes/layers/a.json: variants: none fits Debian 'trixie' on arm64; "
+			       "choose another --suite, or leave the layer out with --without a");
+	mk_rm_rf(root);
+}
+
+TEST(bad_variants_and_signatures)
+{
+	static const struct bad_case cases[] = {
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"variants\": []}",
+		 "recipes/layers/a.json: variants: expected a non-empty array"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"variants\": [{\"arches\": [\"mips\"]}]}",
+		 "recipes/layers/a.json: variants[0].arches[0]: 'mips' is not a supported architecture (amd64, arm64)"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"variants\": [{\"apt_sources\": [{\"name\": \"m\","
+					  " \"uri\": \"https://m/\"}]}]}",
+		 "recipes/layers/a.json: variants[0].apt_sources[0].key: missing (required: an apt source without a pinned key is not trusted)"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+					  " \"sha256\": \"1111111111111111111111111111111111111111111111111111111111111111\","
+					  " \"dest\": \"/x\", \"signature\": {\"url\": \"https://x/y.asc\", \"key\": \"keys/none.gpg\","
+					  " \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}",
+		 "recipes/layers/a.json: artifacts[0].signature.key: key file 'recipes/keys/none.gpg' does not exist"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+					  " \"sha256\": \"1111111111111111111111111111111111111111111111111111111111111111\","
+					  " \"dest\": \"/x\", \"signature\": {\"url\": \"https://x/y.asc\", \"key\": \"k\","
+					  " \"fingerprint\": \"AAF9\"}}]}",
+		 "recipes/layers/a.json: artifacts[0].signature.fingerprint: expected 40 hex digits (an OpenPGP v4 fingerprint)"},
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct recipe *r = NULL;
+		char err[1024] = "";
+		fresh_tree();
+		put(cases[i].file, cases[i].text);
+		int rc = load("t", NULL, &r, err);
+		if (rc != -MK_ERR_RECIPE)
+			FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
+		if (strcmp(rel(err), cases[i].message) != 0)
+			FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err), cases[i].message);
+	}
+	mk_rm_rf(root);
+}
