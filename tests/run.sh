@@ -16,6 +16,7 @@ run_one() {
 	local name=$1; shift
 	[ -n "$pattern" ] && [[ $name != *$pattern* ]] && return
 	local log=$logdir/$name.log start=$SECONDS rc
+	mkdir -p "$(dirname "$log")"
 	printf '%-40s ' "$name"
 	"$@" >"$log" 2>&1 </dev/null
 	rc=$?
