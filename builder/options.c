@@ -45,15 +45,6 @@ char *options_default_recipes(void)
 	return xstrdup("recipes");
 }
 
-static void split_into(struct strv *s, const char *arg)
-{
-	_cleanup_free_ char *copy = xstrdup(arg);
-	char *save = NULL;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (*t && !strv_contains(s, t))
-			strv_push(s, t);
-}
-
 static void set(char **dst, const char *v)
 {
 	free(*dst);
@@ -87,8 +78,8 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 	while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SUITE: set(&o->suite, optarg); break;
-		case O_WITH: split_into(&o->with, optarg); break;
-		case O_WITHOUT: split_into(&o->without, optarg); break;
+		case O_WITH: strv_split(&o->with, optarg, ","); break;
+		case O_WITHOUT: strv_split(&o->without, optarg, ","); break;
 		case O_RECIPES: set(&o->recipes, optarg); break;
 		case O_OUT: set(&o->out, optarg); break;
 		case O_CACHE: set(&o->cache, optarg); break;

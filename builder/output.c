@@ -249,13 +249,8 @@ static void md_hex(EVP_MD_CTX *md, char out[65])
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
-	static const char digits[] = "0123456789abcdef";
 	EVP_DigestFinal_ex(md, d, &n);
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
+	mk_hex(d, n, out);
 }
 
 int output_compress(const char *raw, const char *dest, const char *method, struct output_file *res,

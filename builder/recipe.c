@@ -597,6 +597,8 @@ void recipe_free(struct recipe *r)
 	free(r->compress);
 	strv_release(&r->default_layers);
 	strv_release(&r->optional_layers);
+	strv_release(&r->setup_paths);
+	strv_release(&r->setup_sources);
 	for (size_t i = 0; i < r->n_layers; i++)
 		recipe_layer_free(r->layers[i]);
 	free(r->layers);
@@ -652,6 +654,43 @@ static bool valid_component(const char *s)
 static bool valid_suite_name(const char *s)
 {
 	return valid_name(s);
+}
+
+/* "setup_files": {"etc/default/raspi-firmware": "rpi/etc/default/raspi-firmware"}:
+ * a path in the image and a file under overlays/, there before apt runs. */
+static int parse_setup_files(struct ctx *c, json_t *root, struct recipe *rec)
+{
+	json_t *obj = json_object_get(root, "setup_files"), *v;
+	const char *key;
+
+	if (!obj)
+		return 0;
+	if (!json_is_object(obj))
+		return fail(c, "setup_files", "expected an object mapping image paths to files under "
+					      "overlays/, got %s", type_name(obj));
+	json_object_foreach(obj, key, v) {
+		_cleanup_free_ char *p = xasprintf("setup_files.%s", key);
+		if (!json_is_string(v))
+			return fail(c, p, "expected a string (a file under overlays/), got %s", type_name(v));
+		const char *src = json_string_value(v);
+		if (key[0] == '/' || strstr(key, "..") || !key[0] || strchr(key, '\'') || strchr(key, ' '))
+			return fail(c, p, "'%s' must be a relative path in the image, without '..', quotes "
+					  "or spaces", key);
+		if (src[0] == '/' || strstr(src, "..") || !src[0])
+			return fail(c, p, "'%s' must be a file under overlays/", src);
+		const char *slash = strrchr(c->dir, '/');
+		char *host = slash ? xasprintf("%.*s/overlays/%s", (int)(slash - c->dir), c->dir, src)
+				   : xasprintf("overlays/%s", src);
+		struct stat st;
+		if (stat(host, &st) < 0 || !S_ISREG(st.st_mode)) {
+			int r = fail(c, p, "file '%s' does not exist", host);
+			free(host);
+			return r;
+		}
+		strv_push(&rec->setup_paths, key);
+		strv_push_take(&rec->setup_sources, host);
+	}
+	return 0;
 }
 
 static bool valid_compress(const char *s)
@@ -724,7 +763,7 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 	static const char *const keys[] = {"name", "description", "kind", "arch", "suite", "mirror",
 					   "components", "check_valid_until", "packages",
 					   "kernel_cmdline", "disk", "compress", "layers",
-					   "optional_layers", NULL};
+					   "optional_layers", "setup_files", NULL};
 	static const struct recipe_options no_opts = {.check_valid_until = -1};
 	_cleanup_free_ char *file = xasprintf("%s/%s.json", dir, target);
 	struct ctx c = {.file = file, .err = err, .errlen = errlen, .dir = dir};
@@ -769,7 +808,8 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 	    (r = get_str(&c, "", root, "compress", false, &rec->compress)) < 0 ||
 	    (r = get_strv(&c, "", root, "layers", &rec->default_layers, valid_name, "a layer name")) < 0 ||
 	    (r = get_strv(&c, "", root, "optional_layers", &rec->optional_layers, valid_name,
-			  "a layer name")) < 0)
+			  "a layer name")) < 0 ||
+	    (r = parse_setup_files(&c, root, rec)) < 0)
 		return r;
 	if (strcmp(rec->name, target) != 0)
 		return fail(&c, "name", "'%s' does not match the file name '%s.json'", rec->name, target);

@@ -96,6 +96,10 @@ struct recipe {
 	char *compress;         /* "gzip", "zstd", "xz" */
 	struct strv default_layers;
 	struct strv optional_layers;
+	/* Files put into the root file system before any package is installed
+	 * (e.g. /etc/default/raspi-firmware, read by the package's postinst). */
+	struct strv setup_paths;   /* in the image, relative */
+	struct strv setup_sources; /* on the host, under overlays/ */
 	/* Resolved: the layers of this build, dependencies first, with their
 	 * variant chosen and artifacts of other architectures dropped. */
 	struct recipe_layer **layers;

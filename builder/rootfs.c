@@ -94,6 +94,12 @@ static char *cache_key(const struct recipe *r, const struct artifacts *dl, const
 		_cleanup_free_ char *line = rootfs_source_line(r, dl->keys[i].source, NULL);
 		fprintf(f, "source=%s key=%s\n", line, dl->keys[i].source->key_fingerprint);
 	}
+	/* Only when there are any, so that other targets' keys stay as they were. */
+	for (size_t i = 0; i < r->setup_paths.n; i++) {
+		char sum[65] = "";
+		mk_sha256_file(r->setup_sources.v[i], sum, NULL);
+		fprintf(f, "setup-file=%s sha256=%s\n", r->setup_paths.v[i], sum);
+	}
 	fclose(f);
 	mk_sha256_hex(text, len, hash);
 	free(text);
@@ -197,6 +203,22 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 	strv_push(&argv, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
 	strv_push_take(&argv, xasprintf("--setup-hook=sync-in '%s' /var/cache/apt/archives/", aptdir));
 	strv_push_take(&argv, xasprintf("--customize-hook=sync-out /var/cache/apt/archives '%s'", aptdir));
+	/* The recipe's setup files are in place before dpkg runs; where a
+	 * package ships one as a conffile, ours is kept (without a prompt). */
+	for (size_t i = 0; i < r->setup_paths.n; i++) {
+		_cleanup_free_ char *parent = xstrdup(r->setup_paths.v[i]);
+		char *slash = strrchr(parent, '/');
+		if (slash) {
+			*slash = '\0';
+			strv_push_take(&argv, xasprintf("--setup-hook=mkdir -p \"$1\"/'%s'", parent));
+		}
+		strv_push_take(&argv, xasprintf("--setup-hook=upload '%s' '/%s'", r->setup_sources.v[i],
+						r->setup_paths.v[i]));
+	}
+	if (r->setup_paths.n) {
+		strv_push(&argv, "--dpkgopt=force-confdef");
+		strv_push(&argv, "--dpkgopt=force-confold");
+	}
 	/* Extra sources are trusted through their pinned keys, next to
 	 * Debian's own keyring, for the build only. */
 	if (dl->n_keys)

@@ -5,6 +5,7 @@
 
 static const struct mk_target *const targets[] = {
 	&target_droplet,
+	&target_rpi,
 };
 
 const struct mk_target *target_find(const char *kind)

@@ -24,5 +24,6 @@ const struct mk_target *target_find(const char *kind);
 void target_root_uuid(const struct recipe *r, char out[37]);
 
 extern const struct mk_target target_droplet;
+extern const struct mk_target target_rpi;
 
 #endif

@@ -136,6 +136,15 @@ void strv_sort(struct strv *s)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 }
 
+void strv_split(struct strv *s, const char *list, const char *seps)
+{
+	_cleanup_free_ char *copy = xstrdup(list);
+	char *save = NULL;
+	for (char *t = strtok_r(copy, seps, &save); t; t = strtok_r(NULL, seps, &save))
+		if (!strv_contains(s, t))
+			strv_push(s, t);
+}
+
 void strv_release(struct strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -252,7 +261,7 @@ int mk_rm_rf(const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
-static void hex(const unsigned char *md, unsigned n, char *out)
+void mk_hex(const unsigned char *md, unsigned n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	for (unsigned i = 0; i < n; i++) {
@@ -267,7 +276,7 @@ void mk_sha256_hex(const void *data, size_t len, char out[65])
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	hex(md, n, out);
+	mk_hex(md, n, out);
 }
 
 int mk_sha256_file(const char *path, char out[65], uint64_t *size)
@@ -302,7 +311,7 @@ int mk_sha256_file(const char *path, char out[65], uint64_t *size)
 	EVP_MD_CTX_free(ctx);
 	if (r < 0)
 		return r;
-	hex(md, n, out);
+	mk_hex(md, n, out);
 	if (size)
 		*size = total;
 	return 0;
@@ -363,22 +372,42 @@ void mk_child_forget(pid_t pid)
 			children[i] = 0;
 }
 
+/*
+ * Only async-signal-safe calls here. Children run in their own process
+ * groups (so a terminal's Ctrl-C reaches us first): stop each group, give
+ * them a few seconds to clean up their own state (mmdebstrap unmounts its
+ * chroot), then remove our temporary files, which they might still have
+ * been writing, and die by the same signal.
+ */
 static void on_signal(int sig)
 {
+	static const char msg[] = "\nmkmesh: interrupted, stopping and removing temporary files\n";
 	mk_interrupted = sig;
-	for (int i = 0; i < MAX_CHILDREN; i++)
-		if (children[i] > 0)
-			kill(children[i], SIGTERM);
-	for (int i = 0; i < MAX_TEMPS; i++)
-		if (temps[i])
-			unlink(temps[i]);
-	static const char msg[] = "\nmkmesh: interrupted, temporary files removed\n";
 	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
 		/* nothing to do */
 	}
-	/* Give children a moment to clean up their own state, then go. */
-	struct timespec ts = {1, 0};
-	nanosleep(&ts, NULL);
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0) {
+			kill(-children[i], SIGTERM);
+			kill(children[i], SIGTERM);
+		}
+	for (int tries = 0; tries < 100; tries++) {
+		bool alive = false;
+		for (int i = 0; i < MAX_CHILDREN; i++)
+			if (children[i] > 0 && kill(children[i], 0) == 0 &&
+			    waitpid(children[i], NULL, WNOHANG) == 0)
+				alive = true;
+		if (!alive)
+			break;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(-children[i], SIGKILL);
+	for (int i = 0; i < MAX_TEMPS; i++)
+		if (temps[i])
+			unlink(temps[i]);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -400,6 +429,8 @@ int mk_run(char *const argv[], int log_fd, int *exit_status)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/* Its own process group, which on_signal() stops as a whole. */
+		setpgid(0, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		if (log_fd >= 0) {

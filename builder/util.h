@@ -67,6 +67,9 @@ void strv_push(struct strv *s, const char *str);
 void strv_push_take(struct strv *s, char *str);
 bool strv_contains(const struct strv *s, const char *str);
 void strv_sort(struct strv *s);
+/* Adds the items of a list separated by any of SEPS, skipping empty ones
+ * and those already there. */
+void strv_split(struct strv *s, const char *list, const char *seps);
 void strv_release(struct strv *s);
 
 /* Seconds since an arbitrary start, for stage timings. */
@@ -78,6 +81,9 @@ int mk_read_file(const char *path, char **out, size_t *len);
 int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 bool mk_path_exists(const char *path);
 int mk_rm_rf(const char *path);
+
+/* N bytes as 2N lower-case hex digits + NUL. */
+void mk_hex(const unsigned char *bytes, unsigned n, char *out);
 
 /* sha256 of a memory block or a file, as 64 lower-case hex digits + NUL. */
 void mk_sha256_hex(const void *data, size_t len, char out[65]);

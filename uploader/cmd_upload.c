@@ -391,15 +391,6 @@ static int do_transfers(struct upload *u, json_t *regions_done)
 	return r;
 }
 
-static void split_list(struct strv *out, const char *s)
-{
-	_cleanup_free_ char *copy = xstrdup(s);
-	char *save = NULL;
-	for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-		if (!strv_contains(out, t))
-			strv_push(out, t);
-}
-
 static int parse_args(struct upload *u, int argc, char **argv)
 {
 	enum { OPT_SPACE = 256, OPT_REGION, OPT_REGIONS, OPT_NAME, OPT_TAG, OPT_JSON, OPT_KEEP,
@@ -426,7 +417,7 @@ static int parse_args(struct upload *u, int argc, char **argv)
 		switch (c) {
 		case OPT_SPACE: u->space = optarg; break;
 		case OPT_REGION: u->region = optarg; break;
-		case OPT_REGIONS: split_list(&u->regions, optarg); break;
+		case OPT_REGIONS: strv_split(&u->regions, optarg, ", "); break;
 		case OPT_NAME: u->name = optarg; break;
 		case OPT_TAG: strv_push(&u->tags, optarg); break;
 		case OPT_JSON: u->json = true; break;

@@ -48,16 +48,6 @@ void s3_amz_date(time_t t, char out[17])
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-static void hexify(const unsigned char *md, unsigned n, char *out)
-{
-	static const char hexd[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = hexd[md[i] >> 4];
-		out[2 * i + 1] = hexd[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 char *s3_sigv4_canonical_request(const struct s3_sigv4 *in)
 {
 	return xasprintf("%s\n%s\n%s\n%s\n%s\n%s", in->method, in->path, in->query, in->headers,
@@ -92,7 +82,7 @@ void s3_sigv4_signature(const struct s3_sigv4 *in, char out[65])
 	hmac(k, 32, in->service, k);
 	hmac(k, 32, "aws4_request", k);
 	hmac(k, 32, sts, k);
-	hexify(k, 32, out);
+	mk_hex(k, 32, out);
 	explicit_bzero(secret, strlen(secret));
 }
 
