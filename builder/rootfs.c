@@ -115,8 +115,10 @@ static int cmp_mtime_desc(const void *a, const void *b)
 	return (y->mtime > x->mtime) - (y->mtime < x->mtime);
 }
 
-/* Keeps the newest few tarballs so the cache does not grow without end. */
-static void prune(const char *dir)
+/* Keeps the newest few tarballs of each architecture and suite (PREFIX,
+ * "arm64-trixie-"), so the cache does not grow without end and builds of
+ * one target do not push out another's slow tarball. */
+static void prune(const char *dir, const char *prefix)
 {
 	struct item {
 		char *path;
@@ -130,7 +132,8 @@ static void prune(const char *dir)
 	while ((de = readdir(d)) && n < ELEMENTSOF(items)) {
 		size_t l = strlen(de->d_name);
 		struct stat st;
-		if (l < 5 || strcmp(de->d_name + l - 4, ".tar") != 0 || strstr(de->d_name, ".tmp"))
+		if (l < 5 || strcmp(de->d_name + l - 4, ".tar") != 0 || strstr(de->d_name, ".tmp") ||
+		    strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
 		char *p = xasprintf("%s/%s", dir, de->d_name);
 		if (stat(p, &st) < 0) {
@@ -286,7 +289,8 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 			 r->mirror, probe, perr);
 	} else if ((rc = make_tarball(r, dl, &pkgs, aptdir, tar, log_path, err, errlen)) == 0) {
 		res->cached = false;
-		prune(dir);
+		_cleanup_free_ char *prefix = xasprintf("%s-%s-", r->arch, r->suite);
+		prune(dir, prefix);
 	}
 	strv_release(&pkgs);
 	if (rc < 0)
