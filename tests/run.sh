@@ -36,6 +36,7 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 fi
 if [ "$what" = all ] || [ "$what" = integration ]; then
 	for t in tests/integration/*.sh; do
+		case $(basename "$t") in lib*.sh) continue ;; esac # sourced by the tests
 		[ -e "$t" ] && run_one "integration/$(basename "$t" .sh)" bash "$t"
 	done
 fi
