@@ -110,3 +110,92 @@ wait_ssh() {
 	tail -n 60 "$work/$name.console" >&2
 	return 1
 }
+
+# --- services (tests/integration/services-*.sh) ---
+
+# seed_site NAME SITE_JSON: like seed, with SITE_JSON written to
+# /etc/mkmesh/site.json by cloud-init's write_files, as a user would.
+seed_site() {
+	local name=$1 site=$2 dir=$work/seed-$1
+	ssh_key
+	mkdir -p "$dir"
+	cat >"$dir/meta-data" <<-EOF
+		instance-id: $name
+		local-hostname: $name
+	EOF
+	cat >"$dir/user-data" <<-EOF
+		#cloud-config
+		ssh_authorized_keys:
+		  - $(cat "$work/id.pub")
+		write_files:
+		  - path: /etc/mkmesh/site.json
+		    owner: root:root
+		    permissions: '0600'
+		    encoding: b64
+		    content: $(base64 -w0 "$site")
+	EOF
+	genisoimage -quiet -output "$work/seed-$name.iso" -volid cidata -joliet -rock \
+		"$dir/user-data" "$dir/meta-data"
+}
+
+# boot_with NAME RAW SIZE MEM [--site FILE] [--fwd GUESTPORT]...: boot, with a
+# site file in the seed and more forwarded TCP ports; sets port_NAME (SSH)
+# and port_NAME_GUESTPORT for each --fwd.
+boot_with() {
+	local name=$1 raw=$2 size=$3 mem=$4 site= fwd= p hp
+	shift 4
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--site) site=$2; shift 2 ;;
+		--fwd)
+			hp=$(free_port)
+			fwd="$fwd,hostfwd=tcp:127.0.0.1:$hp-:$2"
+			printf -v "port_${name}_$2" '%s' "$hp"
+			shift 2 ;;
+		*) die "boot_with: unknown option $1" ;;
+		esac
+	done
+	p=$(free_port)
+	qemu-img create -q -f qcow2 -b "$raw" -F raw "$work/$name.qcow2" "$size"
+	if [ -n "$site" ]; then seed_site "$name" "$site"; else seed "$name"; fi
+	qemu-system-x86_64 -accel tcg -m "$mem" -smp 1 -display none -nodefaults \
+		-drive file="$work/$name.qcow2",if=virtio,format=qcow2 \
+		-drive file="$work/seed-$name.iso",if=virtio,format=raw,readonly=on \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:"$p"-:22"$fwd" \
+		-device virtio-net-pci,netdev=n0 \
+		-serial file:"$work/$name.console" &
+	vm_pids+=($!)
+	printf -v "port_$name" '%s' "$p"
+}
+
+# console_tail NAME [LINES]: the end of a machine's serial console, for failures.
+console_tail() {
+	echo "--- console of $1 (last ${2:-60} lines) ---" >&2
+	tail -n "${2:-60}" "$work/$1.console" >&2
+}
+
+# wait_for NAME SECONDS WHAT COMMAND...: runs COMMAND (on the host) until it
+# succeeds; on timeout prints the console tail of NAME and fails.
+wait_for() {
+	local name=$1 secs=$2 deadline=$((SECONDS + $2)) what=$3
+	shift 3
+	while [ $SECONDS -lt $deadline ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 5
+	done
+	console_tail "$name"
+	die "$name: $what: not after $secs s"
+}
+
+# serve_dir DIR: a loopback HTTP server for DIR; sets http_port.
+serve_dir() {
+	http_port=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 --directory "$1" "$http_port" >"$work/http.log" 2>&1 &
+	vm_pids+=($!)
+	local i
+	for i in $(seq 50); do
+		curl -sf -o /dev/null "http://127.0.0.1:$http_port/" && return 0
+		sleep 0.1
+	done
+	die "the loopback HTTP server for $1 did not start"
+}

@@ -1,0 +1,265 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# services-boot (cjdns and Element are STAND-INS here): builds the droplet
+# image with every services layer (cjdns, matrix, riot, web, yggdrasil) on sid,
+# whose archive has matrix-synapse. cjdns and Element releases cannot be
+# downloaded on this machine, so tests/fixtures/artifacts/make-standins.sh
+# makes stand-ins (a cjdroute that makes keys, an fc00::/8 address and a tun
+# interface but routes nothing; an "Element" with an index.html), signed with
+# a throwaway key, served from a loopback HTTP server and fetched, hashed and
+# signature-checked by the real fetch path from a copy of recipes/ in which
+# only their URLs, hashes and key differ.
+#
+# Checks: a tampered artifact stops the build (file, expected, actual hash);
+# two machines booted with a site file for example.test serve, through nginx
+# over TLS on forwarded ports, the client API, both .well-known documents,
+# federation on 8448 and Element's config.json; users registered with the
+# shared secret log in and exchange a message; mkmesh-status prints every
+# address; the firewall drops a port nothing allows; the machines share no
+# secret; the image holds no private key or secret; a site file with a bad
+# domain and one with a missing field are reported on the console and in the
+# journal and leave synapse and nginx off.
+. "$(dirname "$0")/lib.sh"
+t0=$SECONDS
+D=example.test
+
+# --- stand-ins, served from loopback, and a recipe tree that points at them
+art=$work/artifacts
+bash "$top/tests/fixtures/artifacts/make-standins.sh" "$art" || die "making the stand-in artifacts failed"
+. "$art/standins.env"
+serve_dir "$art"
+base_url=http://127.0.0.1:$http_port
+tree=$work/tree
+mkdir -p "$tree"
+cp -r "$top/recipes" "$top/overlays" "$tree/"
+cp "$art/element-test.gpg" "$tree/recipes/keys/element-test.gpg"
+jq --arg u "$base_url/cjdroute" --arg s "$cjdroute_sha256" \
+	'(.artifacts[] | select(.arch == "amd64")) |= (.url = $u | .sha256 = $s)' \
+	"$top/recipes/layers/cjdns.json" >"$tree/recipes/layers/cjdns.json"
+jq --arg u "$base_url/$element_file" --arg s "$element_sha256" --arg f "$element_fpr" \
+	'.artifacts[0] |= (.url = $u | .sha256 = $s | .signature.url = ($u + ".asc") |
+	  .signature.key = "keys/element-test.gpg" | .signature.fingerprint = $f)' \
+	"$top/recipes/layers/riot.json" >"$tree/recipes/layers/riot.json"
+
+build() {
+	"$mkmesh" build droplet --recipes "$tree/recipes" --suite sid --no-check-valid-until \
+		--with yggdrasil --image-version test "$@"
+}
+
+# --- a tampered artifact: same pinned hash, other bytes (own empty cache, so
+# nothing cached hides it); stops before any slow stage.
+cp "$art/cjdroute" "$work/cjdroute.good"
+echo "# tampered" >>"$art/cjdroute"
+tampered=$(sha256sum "$art/cjdroute" | cut -d' ' -f1)
+build --out "$work/images-bad" --cache "$work/cache-bad" >"$work/bad.out" 2>"$work/bad.log"
+rc=$?
+mv "$work/cjdroute.good" "$art/cjdroute"
+check "a tampered artifact stops the build (exit $rc)" test "$rc" -ne 0
+check "the error names the file, the expected and the actual hash" \
+	bash -c "grep -q 'cjdroute' '$work/bad.log' && grep -q '$cjdroute_sha256' '$work/bad.log' && grep -q '$tampered' '$work/bad.log' || { cat '$work/bad.log'; false; }"
+check "nothing is left under the output directory" test -z "$(ls -A "$work/images-bad" 2>/dev/null)"
+
+# --- the image
+tb=$SECONDS
+out=$work/images
+build --out "$out" --cache "$MKMESH_TEST_CACHE" >"$work/build.out" 2>"$work/build.log" ||
+	{ cat "$work/build.log"; die "mkmesh build droplet --suite sid --with yggdrasil failed"; }
+cat "$work/build.log"
+echo "build: $((SECONDS - tb)) s"
+image=$out/mkmesh-droplet-test-amd64.raw.gz
+manifest=$out/mkmesh-droplet-test-amd64.manifest.json
+check "manifest lists the layers" \
+	test "$(jq -r '[.layers[].name] | sort | join(",")' "$manifest")" = "base,cjdns,matrix,riot,web,yggdrasil"
+check "manifest lists matrix-synapse, postgresql, nginx, yggdrasil" \
+	jq -e '[.packages[].name] as $p | all("matrix-synapse", "nginx", "yggdrasil", "certbot"; . as $n | $p | index($n))' "$manifest" >/dev/null
+raw=$work/disk.raw
+unpack_raw "$image" "$raw"
+
+# --- two machines with a site file for example.test
+cat >"$work/site.json" <<EOF_SITE
+{
+  "domain": "$D",
+  "acme_email": "ops@$D",
+  "admin": {"user": "root-admin"},
+  "registration": "closed"
+}
+EOF_SITE
+tv=$SECONDS
+boot_with one "$raw" 8G 2048 --site "$work/site.json" --fwd 443 --fwd 8448 --fwd 9999
+boot_with two "$raw" 8G 2048 --site "$work/site.json" --fwd 443
+check "machine one answers on SSH" wait_ssh one 900
+check "machine two answers on SSH" wait_ssh two 600
+echo "ssh up: $((SECONDS - tv)) s after boot"
+
+tls() { # tls NAME HOST PORT PATH [CURL ARGS]
+	local host=$2 port=$3 path=$4
+	shift 4
+	curl -sk --max-time 30 --resolve "$host:$port:127.0.0.1" "https://$host:$port$path" "$@"
+}
+for m in one two; do
+	p443=port_${m}_443
+	wait_for "$m" 1500 "Synapse answering through nginx" \
+		bash -c "curl -sfk --max-time 20 --resolve matrix.$D:${!p443}:127.0.0.1 https://matrix.$D:${!p443}/_matrix/client/versions | grep -q '\"versions\"'"
+	echo "$m: services up $((SECONDS - tv)) s after boot"
+done
+for m in one two; do
+	vm "$m" 'systemctl is-system-running --wait' >/dev/null
+	failed=$(vm "$m" systemctl --failed --plain --no-legend)
+	check "$m: no failed units (${failed:-none})" test -z "$failed"
+	wait_for "$m" 600 "the first admin made" vm "$m" test -e /var/lib/mkmesh/matrix-admin.done
+done
+
+p443=$port_one_443
+versions=$(tls one "matrix.$D" "$p443" /_matrix/client/versions)
+check "GET /_matrix/client/versions over TLS through nginx" jq -e '.versions | index("v1.1")' <<<"$versions"
+server=$(tls one "$D" "$p443" /.well-known/matrix/server)
+check ".well-known/matrix/server is {\"m.server\": \"matrix.$D:443\"} ($server)" \
+	jq -e --arg s "matrix.$D:443" '.["m.server"] == $s' <<<"$server"
+client=$(tls one "$D" "$p443" /.well-known/matrix/client)
+check ".well-known/matrix/client names https://matrix.$D ($client)" \
+	jq -e --arg u "https://matrix.$D" '.["m.homeserver"].base_url == $u' <<<"$client"
+fed=$(curl -sk --max-time 30 --resolve "matrix.$D:$port_one_8448:127.0.0.1" "https://matrix.$D:$port_one_8448/_matrix/federation/v1/version")
+check "federation API on port 8448 ($fed)" jq -e '.server.name | test("Synapse")' <<<"$fed"
+config=$(tls one "chat.$D" "$p443" /config.json)
+check "chat.$D/config.json has base_url https://matrix.$D and server_name $D" \
+	jq -e --arg u "https://matrix.$D" --arg d "$D" '.default_server_config["m.homeserver"] | .base_url == $u and .server_name == $d' <<<"$config"
+check "chat.$D serves the (stand-in) Element" bash -c "curl -sk --resolve chat.$D:$p443:127.0.0.1 https://chat.$D:$p443/ | grep -q 'Element'"
+check "h.chat.$D serves Element's config.json too" \
+	bash -c "curl -sk --resolve h.chat.$D:$p443:127.0.0.1 https://h.chat.$D:$p443/config.json | jq -e '.default_server_config' >/dev/null"
+nginx_t=$(vm one sudo nginx -T 2>/dev/null)
+check "nginx has Mozilla intermediate's protocols (TLS 1.2 and 1.3 only)" grep -q 'ssl_protocols TLSv1.2 TLSv1.3;' <<<"$nginx_t"
+check "TLS 1.3 is accepted" bash -c "echo | openssl s_client -connect 127.0.0.1:$p443 -servername matrix.$D -tls1_3 2>/dev/null | grep -q 'TLSv1.3'"
+
+# --- users made with the shared secret (HMAC computed here; the secret is
+# read over SSH into a variable and never printed), then a message.
+vm one 'cat >/tmp/mkmesh-post.py' <<'EOF_PY'
+import json, sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[2], method=sys.argv[1], headers={"Content-Type": "application/json"},
+                             data=sys.stdin.buffer.read() or None if sys.argv[1] != "GET" else None)
+try:
+    print(urllib.request.urlopen(req, timeout=60).read().decode())
+except urllib.error.HTTPError as e:
+    print(e.read().decode()); sys.exit(1)
+EOF_PY
+secret=$(vm one sudo cat /var/lib/matrix-synapse/keys/registration_shared_secret)
+check "the registration secret is readable by root on the machine" test -n "$secret"
+register() { # register USER PASSWORD
+	local nonce mac
+	nonce=$(vm one python3 /tmp/mkmesh-post.py GET http://127.0.0.1:8008/_synapse/admin/v1/register </dev/null | jq -r .nonce)
+	mac=$(printf '%s\0%s\0%s\0notadmin' "$nonce" "$1" "$2" | openssl dgst -sha1 -hmac "$secret" | awk '{ print $NF }')
+	jq -n --arg n "$nonce" --arg u "$1" --arg p "$2" --arg m "$mac" \
+		'{nonce: $n, username: $u, password: $p, admin: false, mac: $m}' |
+		vm one python3 /tmp/mkmesh-post.py POST http://127.0.0.1:8008/_synapse/admin/v1/register
+}
+pw_a=$(openssl rand -hex 12)
+pw_b=$(openssl rand -hex 12)
+registered() { register "$1" "$2" | jq -e .user_id >/dev/null; }
+check "user alice registered with the shared secret" registered alice "$pw_a"
+check "user bob registered with the shared secret" registered bob "$pw_b"
+unset secret
+api() { # api METHOD PATH TOKEN [BODY]
+	tls one "matrix.$D" "$p443" "$2" -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' ${4:+--data "$4"}
+}
+login() {
+	tls one "matrix.$D" "$p443" /_matrix/client/v3/login -X POST -H 'Content-Type: application/json' \
+		--data "$(jq -n --arg u "$1" --arg p "$2" '{type: "m.login.password", identifier: {type: "m.id.user", user: $u}, password: $p}')" |
+		jq -r .access_token
+}
+tok_a=$(login alice "$pw_a")
+tok_b=$(login bob "$pw_b")
+check "alice and bob log in through nginx" test "${#tok_a}" -gt 10 -a "${#tok_b}" -gt 10
+room=$(api POST /_matrix/client/v3/createRoom "$tok_a" "{\"preset\":\"private_chat\",\"invite\":[\"@bob:$D\"]}" | jq -r .room_id)
+check "alice makes a room and invites bob ($room)" test "${room:0:1}" = '!'
+api POST "/_matrix/client/v3/join/$room" "$tok_b" '{}' >/dev/null
+msg="hello over the mesh $(openssl rand -hex 4)"
+api PUT "/_matrix/client/v3/rooms/$room/send/m.room.message/t1" "$tok_a" "$(jq -n --arg b "$msg" '{msgtype: "m.text", body: $b}')" >/dev/null
+got=$(api GET "/_matrix/client/v3/rooms/$room/messages?dir=b&limit=20" "$tok_b" | jq -r '.chunk[] | select(.type == "m.room.message") | .content.body')
+check "bob reads alice's message back ($got)" test "$got" = "$msg"
+check "registration is closed to everyone else" \
+	bash -c "curl -sk --resolve matrix.$D:$p443:127.0.0.1 -X POST https://matrix.$D:$p443/_matrix/client/v3/register -d '{}' | grep -q M_FORBIDDEN"
+
+# --- mkmesh-status, console, firewall
+status=$(vm one mkmesh-status)
+echo "$status"
+check "mkmesh-status: a public address" grep -Eq '^public: +10\.0\.2\.15' <<<"$status"
+check "mkmesh-status: a cjdns address in fc00::/8" grep -Eq '^cjdns: +fc[0-9a-f]{2}:' <<<"$status"
+check "mkmesh-status: a yggdrasil address in 200::/7" grep -Eq '^yggdrasil: +[23][0-9a-f]{2}:' <<<"$status"
+check "mkmesh-status: the URLs" bash -c "grep -q 'https://matrix.$D' <<<\"\$0\" && grep -q 'https://chat.$D' <<<\"\$0\" && grep -q 'https://h.matrix.$D' <<<\"\$0\"" "$status"
+check "mkmesh-status: no step failed" bash -c "! grep -q FAILED <<<\"\$0\"" "$status"
+check "the cjdns address is on the console" grep -Eq 'cjdns address fc[0-9a-f]{2}:' "$work/one.console"
+rules=$(vm one sudo nft list chain inet filter input)
+check "nftables allows 80, 443, 8448, the cjdns UDP port, yggdrasil's" \
+	bash -c "grep -q 'tcp dport { 80, 443, 8448 } accept' <<<\"\$0\" && grep -q 'comment \"cjdns\"' <<<\"\$0\" && grep -q 'tcp dport 9001 accept' <<<\"\$0\"" "$rules"
+vm one 'sudo systemd-run --quiet --unit=mkmesh-probe python3 -m http.server 9999' >/dev/null
+wait_for one 60 "a listener on 9999 inside the machine" vm one python3 -c "'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:9999/\", timeout=5)'"
+check "the firewall drops port 9999 from outside, though something listens" \
+	bash -c "! curl -s --max-time 15 -o /dev/null http://127.0.0.1:$port_one_9999/"
+
+# --- the two machines share no secret
+fp() { vm "$1" sudo sh -c "'$2'" | sha256sum | cut -d' ' -f1; }
+for what in \
+	"cjdns private key:cjdroute --cleanconf </etc/cjdroute.conf | grep privateKey" \
+	"cjdns address:cat /etc/cjdroute.conf | grep ipv6" \
+	"yggdrasil key:grep PrivateKey /etc/yggdrasil/yggdrasil.conf" \
+	"Synapse signing key:cat /var/lib/matrix-synapse/keys/signing.key" \
+	"registration secret:cat /var/lib/matrix-synapse/keys/registration_shared_secret" \
+	"macaroon secret:cat /var/lib/matrix-synapse/keys/macaroon_secret_key" \
+	"Postgres password:cat /var/lib/matrix-synapse/keys/database_password" \
+	"self-signed TLS key:cat /var/lib/mkmesh/tls/self/key.pem" \
+	"snakeoil key:cat /etc/ssl/private/ssl-cert-snakeoil.key" \
+	"ssh host key:cat /etc/ssh/ssh_host_ed25519_key"; do
+	name=${what%%:*} cmd=${what#*:}
+	a=$(fp one "$cmd") b=$(fp two "$cmd")
+	empty=$(printf '' | sha256sum | cut -d' ' -f1)
+	check "$name: made on each machine, different" test "$a" != "$empty" -a "$b" != "$empty" -a "$a" != "$b"
+done
+check "the Postgres role's password is the one in Synapse's config" \
+	vm one "sudo grep -q \"\$(sudo cat /var/lib/matrix-synapse/keys/database_password)\" /etc/matrix-synapse/conf.d/mkmesh.yaml"
+db=$(vm one "sudo -u postgres psql -Atc \"select pg_encoding_to_char(encoding), datcollate from pg_database where datname = 'synapse'\"")
+check "the database is UTF8 with locale C ($db)" test "$db" = "UTF8|C"
+kill "${vm_pids[@]:1}" 2>/dev/null   # the machines (the HTTP server is the first pid)
+
+# --- the image itself holds no private key or secret
+if [ "$(id -u)" = 0 ]; then
+	mnt=$work/mnt
+	mkdir -p "$mnt"
+	mount -o ro,loop,offset=$((2048 * 512)) "$raw" "$mnt" || die "mounting the image's root file system"
+	found=$( (cd "$mnt" && grep -rlE 'PRIVATE KEY-----|"privateKey"|"PrivateKey"|ed25519 a_' etc var root home srv opt 2>/dev/null;
+		cd "$mnt" && ls -d etc/cjdroute.conf etc/yggdrasil/yggdrasil.conf etc/ssh/ssh_host_*key var/lib/matrix-synapse/keys \
+			etc/matrix-synapse/*.signing.key var/lib/mkmesh/* etc/letsencrypt/live etc/mkmesh/site.json 2>/dev/null) | sort -u)
+	umount "$mnt"
+	check "no private key or secret in the image (${found:-none found})" test -z "$found"
+else
+	echo "skipped check: the image scan needs root to loop-mount the root file system"
+fi
+
+# --- bad site files: a bad domain, a missing field
+jq '.domain = "bad_domain..test"' "$work/site.json" >"$work/site-bad.json"
+jq 'del(.acme_email)' "$work/site.json" >"$work/site-missing.json"
+boot_with bad "$raw" 8G 1536 --site "$work/site-bad.json"
+boot_with miss "$raw" 8G 1536 --site "$work/site-missing.json"
+check "machine bad answers on SSH" wait_ssh bad 900
+check "machine miss answers on SSH" wait_ssh miss 600
+for m in bad miss; do
+	case $m in
+	bad) want="domain: 'bad_domain..test' is not a lower-case DNS name" ;;
+	miss) want="acme_email: missing (required)" ;;
+	esac
+	vm "$m" 'systemctl is-system-running --wait' >/dev/null
+	wait_for "$m" 120 "the error on the console" grep -q "mkmesh-site: error: .*$want" "$work/$m.console"
+	check "$m: the console says: $want" grep -q "$want" "$work/$m.console"
+	journal=$(vm "$m" sudo journalctl -b -p crit -u mkmesh-site.service --no-pager)
+	check "$m: the journal has it at priority crit" grep -q "$want" <<<"$journal"
+	failed=$(vm "$m" systemctl --failed --plain --no-legend | awk '{ print $1 }' | tr '\n' ' ')
+	check "$m: only mkmesh-site.service failed ($failed)" test "$failed" = "mkmesh-site.service "
+	for u in matrix-synapse nginx mkmesh-matrix mkmesh-web; do
+		state=$(vm "$m" systemctl is-active "$u.service")
+		check "$m: $u is not running ($state)" test "$state" != active
+	done
+	check "$m: no Synapse config was written" vm "$m" test ! -e /etc/matrix-synapse/conf.d/server_name.yaml
+	check "$m: cjdns runs anyway (the mesh needs no site file)" vm "$m" systemctl -q is-active cjdns.service
+	st=$(vm "$m" mkmesh-status)
+	check "$m: mkmesh-status says the site file is not valid" grep -q 'NOT VALID' <<<"$st"
+done
+
+echo "services-boot: $checks checks passed in $((SECONDS - t0)) s (cjdns and Element were stand-ins)"
