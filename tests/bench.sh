@@ -6,6 +6,7 @@
 #      the same apt archive cache                             target <= 1.5
 #   2. rebuild after one overlay file changed / cold build    target <= 0.25
 #   3. mkmesh's own peak RSS (VmHWM of the mkmesh process)    target < 100 MB
+# The droplet with its base layer: what mmdebstrap alone can be compared to.
 # Then each further bench-*.sh beside this file (upload throughput, ...).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +54,7 @@ rm -f "$work/mmdebstrap.tar"
 printf '  %-48s %7.1f s\n' "mmdebstrap alone (baseline)" "$t_mm"
 
 build() {
-	"$mkmesh" build droplet -q --recipes "$work/recipes" --cache "$work/cache" \
+	"$mkmesh" build droplet -q --without cjdns,matrix,riot,web --recipes "$work/recipes" --cache "$work/cache" \
 		--out "$work/images" --image-version bench
 }
 t_cold=$(run_timed build)

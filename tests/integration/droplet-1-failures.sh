@@ -9,6 +9,8 @@
 out=$work/images
 cache=$MKMESH_TEST_CACHE
 mkdir -p "$out"
+# The base layer alone: only the Debian archive is needed.
+base_only=--without=cjdns,matrix,riot,web
 
 nothing_in_out() {
 	[ -z "$(ls -A "$out")" ]
@@ -28,7 +30,7 @@ no_process_with() {
 cp -r "$top/recipes" "$work/recipes"
 cp -r "$top/overlays" "$work/overlays"
 jq '.packages[1] = 42' "$top/recipes/layers/base.json" >"$work/recipes/layers/base.json"
-"$mkmesh" build droplet --recipes "$work/recipes" --out "$out" --cache "$cache" 2>"$work/err"
+"$mkmesh" build droplet $base_only --recipes "$work/recipes" --out "$out" --cache "$cache" 2>"$work/err"
 rc=$?
 cat "$work/err"
 check "bad recipe exits 2" test $rc -eq 2
@@ -44,7 +46,7 @@ check "unknown --without layer is named" grep -q "'droplet' has no layer 'nosuch
 
 # --- an unreachable mirror stops the build before mmdebstrap -------------
 start=$SECONDS
-"$mkmesh" build droplet --mirror http://127.0.0.1:9/debian --out "$out" --cache "$cache" 2>"$work/err"
+"$mkmesh" build droplet $base_only --mirror http://127.0.0.1:9/debian --out "$out" --cache "$cache" 2>"$work/err"
 rc=$?
 cat "$work/err"
 check "unreachable mirror exits 1" test $rc -eq 1
@@ -53,13 +55,31 @@ check "unreachable mirror: the error names the URL and --mirror" \
 check "unreachable mirror: failed fast ($((SECONDS - start))s)" test $((SECONDS - start)) -lt 30
 check "unreachable mirror: nothing under the output directory" nothing_in_out
 
+# --- a download that cannot be reached stops the build before apt ----------
+# (a recipe copy whose cjdns artifacts point at a closed port)
+jq '.artifacts[].url |= "http://127.0.0.1:9/cjdns/" + (split("/") | last)' \
+	"$top/recipes/layers/cjdns.json" >"$work/recipes/layers/cjdns.json"
+cp "$top/recipes/layers/base.json" "$work/recipes/layers/base.json"
+start=$SECONDS
+"$mkmesh" build droplet --without matrix,riot,web --recipes "$work/recipes" --out "$out" \
+	--cache "$cache" 2>"$work/err"
+rc=$?
+cat "$work/err"
+check "unreachable artifact exits 1" test $rc -eq 1
+check "unreachable artifact: the error names the URL" grep -q "http://127.0.0.1:9/cjdns/" "$work/err"
+check "unreachable artifact: the error names the ways out" \
+	grep -q "mkmesh fetch droplet --dest DIR.*--artifacts DIR.*--without cjdns" "$work/err"
+check "unreachable artifact: stopped before the rootfs stage" bash -c "! grep -q 'rootfs:' '$work/err'"
+check "unreachable artifact: failed fast ($((SECONDS - start))s)" test $((SECONDS - start)) -lt 30
+check "unreachable artifact: nothing under the output directory" nothing_in_out
+
 # --- Ctrl-C: SIGINT to mkmesh while a stage runs --------------------------
 # interrupt_at PATTERN [ARGS]: starts a build, sends SIGINT once PATTERN is
 # in its log, and waits for it to end.
 interrupt_at() {
 	local pattern=$1 pid i
 	shift
-	"$mkmesh" build droplet --out "$out" --cache "$cache" "$@" 2>"$work/err" &
+	"$mkmesh" build droplet $base_only --out "$out" --cache "$cache" "$@" 2>"$work/err" &
 	pid=$!
 	build_pid=$pid
 	for i in $(seq 1 600); do
