@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "artifacts.h"
+#include "bmap.h"
 #include "commands.h"
 #include "compose.h"
 #include "disk.h"
@@ -68,6 +69,7 @@ struct build {
 	json_t *artifacts;
 	char *raw;
 	struct output_file image, manifest;
+	struct output_file bmap; /* only for targets that flash (handler->bmap) */
 };
 
 static void stage_begin(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -220,9 +222,36 @@ static int stage_disk(struct build *b)
 
 static char *image_name(const struct build *b)
 {
-	const char *ext = !strcmp(b->recipe->compress, "gzip") ? ".gz" : ".zst";
+	const char *ext = !strcmp(b->recipe->compress, "gzip") ? ".gz"
+			  : !strcmp(b->recipe->compress, "xz") ? ".xz" : ".zst";
 	return xasprintf("mkmesh-%s-%s-%s%s%s", b->recipe->name, b->o.image_version, b->recipe->arch,
 			 b->handler->suffix, ext);
+}
+
+/* NAME.img.zst -> NAME.img.bmap: the blocks of the raw disk that hold data
+ * (after the trim), for `mkmesh flash` and `bmaptool copy`. */
+static int write_bmap(struct build *b, const char *image_name)
+{
+	struct bmap map;
+	int rc = bmap_from_file(b->raw, &map, b->err, sizeof(b->err));
+	if (rc < 0)
+		return rc;
+	_cleanup_free_ char *text = bmap_format(&map);
+	const char *ext = strrchr(image_name, '.');
+	_cleanup_free_ char *dest = xasprintf("%s/%.*s.bmap", b->o.out, (int)(ext - image_name), image_name);
+	mk_log_info("      block map: %.1f MiB of %.1f MiB in %zu ranges", bmap_mapped_bytes(&map) / 1048576.0,
+		    map.image_size / 1048576.0, map.n_ranges);
+	bmap_release(&map);
+	rc = mk_write_file_atomic(dest, text, strlen(text), 0644);
+	if (rc < 0) {
+		snprintf(b->err, sizeof(b->err), "cannot write '%s': %s", dest, strerror(-rc));
+		return rc;
+	}
+	mk_temp_register(dest);
+	mk_sha256_hex(text, strlen(text), b->bmap.sha256);
+	b->bmap.size = strlen(text);
+	b->bmap.path = TAKE_PTR(dest);
+	return 0;
 }
 
 static int stage_output(struct build *b)
@@ -240,6 +269,8 @@ static int stage_output(struct build *b)
 		return rc;
 	/* From here on a failure must not leave this image behind either. */
 	mk_temp_register(dest);
+	if (b->handler->bmap && (rc = write_bmap(b, name)) < 0)
+		return rc;
 	_cleanup_free_ char *detail = xasprintf("%.1f MiB", b->image.size / 1048576.0);
 	stage_end(b, detail);
 	return 0;
@@ -283,13 +314,16 @@ static int stage_manifest(struct build *b)
 	json_decref(m);
 	if (rc < 0)
 		return rc;
-	struct output_file files[] = {b->image, b->manifest};
-	rc = output_update_sums(b->o.out, files, ELEMENTSOF(files), b->err, sizeof(b->err));
+	struct output_file files[] = {b->image, b->manifest, b->bmap};
+	rc = output_update_sums(b->o.out, files, ELEMENTSOF(files) - !b->bmap.path, b->err,
+				sizeof(b->err));
 	if (rc < 0) {
 		unlink(dest);
 		return rc;
 	}
 	mk_temp_forget(b->image.path);
+	if (b->bmap.path)
+		mk_temp_forget(b->bmap.path);
 	stage_end(b, NULL);
 	return 0;
 }
@@ -308,6 +342,7 @@ static void build_release(struct build *b)
 	json_decref(b->artifacts);
 	free(b->image.path);
 	free(b->manifest.path);
+	free(b->bmap.path);
 	recipe_free(b->recipe);
 	build_options_release(&b->o);
 }
@@ -335,7 +370,7 @@ int cmd_build(int argc, char **argv)
 	}
 	b.handler = target_find(b.recipe->kind);
 	if (!b.handler) {
-		mk_log_error("%s: kind: no target handler '%s' (known: droplet)", b.recipe->file,
+		mk_log_error("%s: kind: no target handler '%s' (known: droplet, rpi)", b.recipe->file,
 			     b.recipe->kind);
 		build_release(&b);
 		return 2;
@@ -395,6 +430,8 @@ int cmd_build(int argc, char **argv)
 	if (mk_verbosity >= 1)
 		fprintf(stderr, "mkmesh: built in %.0fs:\n", mk_now() - b.t0);
 	printf("%s\n%s\n", b.image.path, b.manifest.path);
+	if (b.bmap.path)
+		printf("%s\n", b.bmap.path);
 	build_release(&b);
 	return 0;
 }

@@ -19,6 +19,7 @@ static const struct mk_command commands[] = {
 	{"list", cmd_list, "show targets and layers"},
 	{"inspect", cmd_inspect, "show what an image contains, from its manifest"},
 	{"upload", cmd_upload, "upload a droplet image to DigitalOcean as a custom image"},
+	{"flash", cmd_flash, "write an rpi image to an SD card, checked block by block"},
 };
 
 static void usage(FILE *f)

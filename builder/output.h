@@ -14,7 +14,8 @@ struct output_file {
 	uint64_t size;
 };
 
-/* Compresses RAW ("gzip" or "zstd") into DEST (written as DEST.tmp first). */
+/* Compresses RAW ("gzip", "zstd", or "xz" through the xz program) into DEST
+ * (written as DEST.tmp first). */
 int output_compress(const char *raw, const char *dest, const char *method, struct output_file *res,
 		    char *err, size_t errlen);
 

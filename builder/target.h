@@ -11,6 +11,7 @@
 struct mk_target {
 	const char *kind;
 	const char *suffix;     /* ".raw", ".img" before the compression's */
+	bool bmap;              /* a block map (NAME.img.bmap) beside the image, for flashing */
 	/* Files the target adds to the tree (fstab, bootloader settings). */
 	void (*add_files)(const struct recipe *r, struct compose_input *in);
 	/* Partitions, file systems, the tree, the bootloader. */

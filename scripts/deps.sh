@@ -12,7 +12,8 @@ build_pkgs="gcc make pkg-config git ca-certificates
   gpgv gnupg debian-archive-keyring
   e2fsprogs dosfstools fdisk"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
-  curl jq zstd bc python3"
+  curl jq zstd bc python3
+  qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
