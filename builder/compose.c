@@ -306,6 +306,31 @@ static int unit_index(const struct state *s, const char *path)
 	return -1;
 }
 
+/* Keeps what the later passes need from a rootfs entry: the dpkg status
+ * (the package list) and the text of units to enable. */
+static int scan_entry(struct state *s, struct archive *in, const char *path, mode_t type)
+{
+	int ui = type == AE_IFREG ? unit_index(s, path) : -1;
+	bool status = !strcmp(path, "var/lib/dpkg/status");
+	if (ui < 0 && !status)
+		return archive_read_data_skip(in) == ARCHIVE_OK ? 0 : archive_fail(s, in, path);
+	char *text = NULL, buf[1 << 16];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	la_ssize_t n;
+	while ((n = archive_read_data(in, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		return archive_fail(s, in, path);
+	}
+	char **slot = status ? &s->dpkg_status : &s->unit_text[ui];
+	free(*slot);
+	*slot = text;
+	return 0;
+}
+
 /* Pass 1: the rootfs, less what the overlays replace and instance state. */
 static int copy_rootfs(struct state *s)
 {
@@ -329,7 +354,7 @@ static int copy_rootfs(struct state *s)
 		if (type == AE_IFDIR)
 			strv_push(&s->rootfs_dirs, npath);
 		/* A directory the overlays also have stays as the packages made it. */
-		int oi = find_overlay(s, npath);
+		int oi = s->in->part == COMPOSE_ALL ? find_overlay(s, npath) : -1;
 		bool replaced = oi >= 0 && !(type == AE_IFDIR && s->ov[oi].type == S_IFDIR);
 		if (replaced || compose_is_instance_state(npath) ||
 		    is_log_file(npath, type)) {
@@ -338,10 +363,17 @@ static int copy_rootfs(struct state *s)
 		}
 		bool generated = false;
 		for (size_t i = 0; i < s->in->n_files; i++)
-			if (!strcmp(s->in->files[i].path, npath))
+			if (!strcmp(s->in->files[i].path, npath) &&
+			    (s->in->part == COMPOSE_ALL || s->in->files[i].base))
 				generated = true;
 		if (generated) {
 			archive_read_data_skip(in);
+			continue;
+		}
+		if (s->in->part == COMPOSE_LAYERS) {
+			/* Only read: what the rootfs has decides what the layers add. */
+			if ((r = scan_entry(s, in, npath, type)) < 0)
+				return r;
 			continue;
 		}
 		archive_entry_set_pathname(e, npath);
@@ -627,15 +659,18 @@ int compose_run(const struct compose_input *in, int fd, struct compose_result *r
 		r = archive_fail(&s, s.out, "output");
 		goto out;
 	}
-	if ((r = collect_overlays(&s)) < 0 || (r = copy_rootfs(&s)) < 0 ||
-	    (r = copy_overlays(&s)) < 0 || (r = copy_extras(&s)) < 0)
+	bool base = in->part != COMPOSE_LAYERS, layers = in->part != COMPOSE_BASE;
+	if ((layers && (r = collect_overlays(&s)) < 0) || (r = copy_rootfs(&s)) < 0 ||
+	    (layers && (r = copy_overlays(&s)) < 0) || (layers && (r = copy_extras(&s)) < 0))
 		goto out;
 	for (size_t i = 0; i < in->n_files; i++) {
 		const struct compose_file *f = &in->files[i];
+		if (f->base ? !base : !layers)
+			continue;
 		if ((r = emit_file(&s, f->path, f->content, f->len, f->mode, 0, 0)) < 0)
 			goto out;
 	}
-	if ((r = enable_units(&s)) < 0)
+	if (layers && (r = enable_units(&s)) < 0)
 		goto out;
 	if (archive_write_close(s.out) != ARCHIVE_OK) {
 		r = archive_fail(&s, s.out, "output");
@@ -659,11 +694,25 @@ out:
 	return r;
 }
 
-void compose_add_file(struct compose_input *in, const char *path, const char *content, int mode)
+static void add_file(struct compose_input *in, const char *path, const char *content, int mode,
+		     bool base)
 {
 	in->files = xrealloc(in->files, (in->n_files + 1) * sizeof(*in->files));
-	in->files[in->n_files++] = (struct compose_file){
-		.path = xstrdup(path), .content = xstrdup(content), .len = strlen(content), .mode = mode};
+	in->files[in->n_files++] = (struct compose_file){.path = xstrdup(path),
+							 .content = xstrdup(content),
+							 .len = strlen(content),
+							 .mode = mode,
+							 .base = base};
+}
+
+void compose_add_file(struct compose_input *in, const char *path, const char *content, int mode)
+{
+	add_file(in, path, content, mode, false);
+}
+
+void compose_add_base_file(struct compose_input *in, const char *path, const char *content, int mode)
+{
+	add_file(in, path, content, mode, true);
 }
 
 void compose_input_release(struct compose_input *in)

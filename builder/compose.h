@@ -16,6 +16,7 @@ struct compose_file {
 	char *content;
 	size_t len;
 	int mode;
+	bool base;       /* part of the base (the disk layout needs it: fstab, grub) */
 };
 
 /* A file or directory from outside the overlays (a downloaded artifact). */
@@ -26,7 +27,16 @@ struct compose_extra {
 	bool unpack;     /* source is a tarball unpacked below path */
 };
 
+/*
+ * A tree is composed whole, or in two parts so that the disk with the
+ * packages can be kept and only the layers' files put on a copy of it:
+ * BASE is the rootfs (less instance state) with the base files; LAYERS is
+ * everything else, made to be unpacked over BASE. ALL = BASE + LAYERS.
+ */
+enum compose_part { COMPOSE_ALL, COMPOSE_BASE, COMPOSE_LAYERS };
+
 struct compose_input {
+	enum compose_part part;
 	const char *rootfs_tar;
 	const struct recipe *recipe;
 	time_t source_date_epoch;
@@ -48,6 +58,7 @@ struct compose_result {
 };
 
 void compose_add_file(struct compose_input *in, const char *path, const char *content, int mode);
+void compose_add_base_file(struct compose_input *in, const char *path, const char *content, int mode);
 void compose_input_release(struct compose_input *in);
 void compose_result_release(struct compose_result *res);
 

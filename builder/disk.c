@@ -110,12 +110,19 @@ static bool kvm_works(const char *cache_dir)
 int disk_open(struct disk *d, const char *path, uint64_t size, const char *cache_dir, char *err,
 	      size_t errlen)
 {
-	*d = (struct disk){.path = xstrdup(path), .err = err, .errlen = errlen};
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		*d = (struct disk){0};
 		snprintf(err, errlen, "cannot create the disk '%s': %s", path, strerror(errno));
 		return -errno;
 	}
+	return disk_open_existing(d, path, cache_dir, err, errlen);
+}
+
+int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, char *err,
+		       size_t errlen)
+{
+	*d = (struct disk){.path = xstrdup(path), .err = err, .errlen = errlen};
 
 	/* Respect a user's own choice; otherwise decide ourselves. */
 	if (!getenv("LIBGUESTFS_BACKEND_SETTINGS") && !kvm_works(cache_dir)) {

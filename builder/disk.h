@@ -20,6 +20,9 @@ struct disk {
  * Uses KVM when it works here and TCG otherwise (one warning). */
 int disk_open(struct disk *d, const char *path, uint64_t size, const char *cache_dir, char *err,
 	      size_t errlen);
+/* Starts the appliance on a disk that exists (a copy of a cached one). */
+int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, char *err,
+		       size_t errlen);
 /* Shuts the appliance down cleanly (syncing the disk) and frees it. */
 int disk_close(struct disk *d);
 

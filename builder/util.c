@@ -261,6 +261,34 @@ int mk_rm_rf(const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+int mk_copy_sparse(const char *from, const char *to)
+{
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct stat st;
+	if (in < 0 || out < 0 || fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
+		return -errno;
+	off_t pos = 0;
+	while (pos < st.st_size) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0)
+			break; /* only a hole is left */
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		off_t src = data, dst = data;
+		while (src < hole) {
+			ssize_t n = copy_file_range(in, &src, out, &dst, (size_t)(hole - src), 0);
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				break;
+		}
+		pos = hole;
+	}
+	return fsync(out) < 0 ? -errno : 0;
+}
+
 void mk_hex(const unsigned char *md, unsigned n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

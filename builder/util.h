@@ -81,6 +81,8 @@ int mk_read_file(const char *path, char **out, size_t *len);
 int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 bool mk_path_exists(const char *path);
 int mk_rm_rf(const char *path);
+/* Copies a sparse file keeping its holes (only the data is read and written). */
+int mk_copy_sparse(const char *from, const char *to);
 
 /* N bytes as 2N lower-case hex digits + NUL. */
 void mk_hex(const unsigned char *bytes, unsigned n, char *out);

@@ -293,3 +293,87 @@ TEST(instance_state)
 	ASSERT_TRUE(!compose_is_instance_state("etc/ssh/sshd_config"));
 	ASSERT_TRUE(!compose_is_instance_state("var/lib/cloudy"));
 }
+
+/* Unpacking BASE and then LAYERS gives what ALL gives: same paths, types,
+ * modes, owners, link targets and contents (a later entry replaces). */
+static int merge(struct seen *acc, int n, struct seen *add, int m)
+{
+	for (int i = 0; i < m; i++) {
+		struct seen *old = find(acc, n, add[i].path);
+		if (old)
+			*old = add[i];
+		else
+			acc[n++] = add[i];
+	}
+	return n;
+}
+
+static int compose_part_to(struct compose_input *in, enum compose_part part, const char *out)
+{
+	char err[512];
+	struct compose_result res;
+	in->part = part;
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int rc = compose_run(in, fd, &res, err, sizeof(err));
+	close(fd);
+	if (rc < 0)
+		fprintf(stderr, "compose: %s\n", err);
+	compose_result_release(&res);
+	return rc;
+}
+
+TEST(base_then_layers_equals_all)
+{
+	snprintf(root, sizeof(root), "/tmp/mkmesh-test-compose-%d", (int)getpid());
+	mk_rm_rf(root);
+	mkdir(root, 0755);
+	const char *tar = make_rootfs();
+	put("ov1/etc/motd", "mesh\n", 0644);
+	put("ov1/usr/lib/mkmesh/step", "#!/bin/sh\n", 0755);
+	put("ov1/etc/systemd/system/mkmesh-a.service",
+	    "[Unit]\nDescription=a\n[Install]\nWantedBy=multi-user.target\n", 0644);
+	put("ov1/var/lib/postgresql/README", "pg\n", 0644);
+	char ov1[512];
+	snprintf(ov1, sizeof(ov1), "%s/ov1", root);
+	struct recipe_layer l1 = {.name = "one", .file = "one.json", .overlay = ov1};
+	strv_push(&l1.enable, "mkmesh-a.service");
+	strv_push(&l1.enable, "nftables.service");
+	struct recipe_layer *layers[] = {&l1};
+	struct recipe rec = {.layers = layers, .n_layers = 1};
+	struct compose_input in = {.rootfs_tar = tar, .recipe = &rec, .source_date_epoch = SDE};
+	compose_add_base_file(&in, "etc/fstab", "UUID=x / ext4 defaults 0 1\n", 0644);
+	compose_add_file(&in, "etc/mkmesh/build.json", "{}\n", 0644);
+
+	char all[512], base[512], lay[512];
+	snprintf(all, sizeof(all), "%s/all.tar", root);
+	snprintf(base, sizeof(base), "%s/base.tar", root);
+	snprintf(lay, sizeof(lay), "%s/layers.tar", root);
+	ASSERT_EQ(compose_part_to(&in, COMPOSE_ALL, all), 0);
+	ASSERT_EQ(compose_part_to(&in, COMPOSE_BASE, base), 0);
+	ASSERT_EQ(compose_part_to(&in, COMPOSE_LAYERS, lay), 0);
+
+	static struct seen a[64], b[128], l[64];
+	int na = read_back(all, a, 64), nb = read_back(base, b, 64), nl = read_back(lay, l, 64);
+	/* The base has no layer files; the layers no package files. */
+	ASSERT_TRUE(find(b, nb, "etc/mkmesh/build.json") == NULL);
+	ASSERT_TRUE(find(b, nb, "usr/lib/mkmesh/step") == NULL);
+	ASSERT_TRUE(find(b, nb, "etc/fstab") != NULL);
+	ASSERT_TRUE(find(l, nl, "etc/kept") == NULL);
+	ASSERT_TRUE(find(l, nl, "var/lib/dpkg/status") == NULL);
+	/* A directory of the rootfs is not re-made (its owner would change). */
+	ASSERT_TRUE(find(l, nl, "var/lib/postgresql") == NULL);
+	ASSERT_TRUE(find(l, nl, "etc/systemd/system/sysinit.target.wants/nftables.service") != NULL);
+	int nm = merge(b, nb, l, nl);
+	ASSERT_EQ(nm, na);
+	for (int i = 0; i < na; i++) {
+		struct seen *m = find(b, nm, a[i].path);
+		if (!m)
+			FAIL_AT("'%s' is missing from base + layers", a[i].path);
+		if (m->type != a[i].type || m->mode != a[i].mode || m->uid != a[i].uid ||
+		    strcmp(m->data, a[i].data) || strcmp(m->link, a[i].link))
+			FAIL_AT("'%s' differs between all and base + layers", a[i].path);
+	}
+	compose_input_release(&in);
+	strv_release(&l1.enable);
+	mk_rm_rf(root);
+}
