@@ -24,8 +24,6 @@
 
 static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 {
-	char uuid[37];
-	target_root_uuid(r, uuid);
 	_cleanup_free_ char *fstab = xasprintf(
 		"# mkmesh: the SD card's file systems by label (Debian's raspi layout)\n"
 		"LABEL=%s / %s rw,errors=remount-ro 0 1\n"
@@ -34,20 +32,29 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 	compose_add_file(in, "etc/fstab", fstab, 0644);
 	/*
 	 * cloud-init from the FAT partition, where Raspberry Pi Imager writes
-	 * user-data, meta-data and network-config: NoCloud looks for a file
-	 * system with this label (and mounts it, or uses /boot/firmware when
-	 * already mounted). NoCloud alone, so ds-identify does not look for
-	 * clouds a Pi is never in; None keeps first boot (root grow, host
-	 * keys) going when the card has no seed at all.
+	 * user-data, meta-data and network-config. NoCloud's own seed
+	 * directory is made a link to /boot/firmware just before cloud-init's
+	 * first stage, once the partition is mounted (NoCloud's "fs_label" for
+	 * another label is deprecated and not seen by ds-identify). NoCloud
+	 * alone in the list, so ds-identify keeps cloud-init on without
+	 * looking for clouds; None keeps first boot (root grow, host keys)
+	 * going when the card has no seed at all.
 	 */
-	_cleanup_free_ char *cloud = xasprintf(
-		"# mkmesh (rpi): the NoCloud seed is on the FAT partition '%s'\n"
-		"datasource_list: [ NoCloud, None ]\n"
-		"datasource:\n"
-		"  NoCloud:\n"
-		"    fs_label: %s\n",
-		r->disk.firmware_label, r->disk.firmware_label);
-	compose_add_file(in, "etc/cloud/cloud.cfg.d/91-mkmesh-rpi.cfg", cloud, 0644);
+	compose_add_file(in, "etc/cloud/cloud.cfg.d/91-mkmesh-rpi.cfg",
+			 "# mkmesh (rpi): the NoCloud seed is on the FAT partition (/boot/firmware)\n"
+			 "datasource_list: [ NoCloud, None ]\n",
+			 0644);
+	compose_add_file(in, "etc/systemd/system/cloud-init-local.service.d/50-mkmesh-rpi-seed.conf",
+			 "# mkmesh (rpi): NoCloud reads user-data, meta-data and network-config from\n"
+			 "# the FAT partition, where Raspberry Pi Imager writes them.\n"
+			 "[Unit]\n"
+			 "Wants=boot-firmware.mount\n"
+			 "After=boot-firmware.mount\n"
+			 "\n"
+			 "[Service]\n"
+			 "ExecStartPre=/bin/sh -c 'mkdir -p /var/lib/cloud/seed && "
+			 "ln -sfn /boot/firmware /var/lib/cloud/seed/nocloud'\n",
+			 0644);
 }
 
 /*
@@ -165,6 +172,16 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 	    guestfs_part_set_mbr_id(g, "/dev/sda", 1, 0x0c) < 0 /* FAT32 (LBA) */ ||
 	    guestfs_part_set_mbr_id(g, "/dev/sda", 2, 0x83) < 0)
 		return disk_fail(d, "partition the disk");
+	/* parted picks a random disk identifier; ours comes from the recipe,
+	 * so that a rebuild gives the same bytes (and the same PARTUUIDs). */
+	char id[65];
+	_cleanup_free_ char *idseed = xasprintf("mkmesh:%s:%s:%s:disk-id", r->name, r->arch, r->suite);
+	mk_sha256_hex(idseed, strlen(idseed), id);
+	char idbytes[4];
+	for (int i = 0; i < 4; i++)
+		idbytes[i] = (char)strtol((char[]){id[2 * i], id[2 * i + 1], 0}, NULL, 16);
+	if (guestfs_pwrite_device(g, "/dev/sda", idbytes, 4, 440) != 4)
+		return disk_fail(d, "set the disk identifier");
 
 	_cleanup_free_ char *fat = xasprintf("%s.fat", d->path);
 	mk_temp_register(fat);
