@@ -27,7 +27,8 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 	_cleanup_free_ char *fstab = xasprintf(
 		"# mkmesh: the SD card's file systems by label (Debian's raspi layout)\n"
 		"LABEL=%s / %s rw,errors=remount-ro 0 1\n"
-		"LABEL=%s /boot/firmware vfat rw 0 2\n",
+		"# umask=0077: user-data and mkmesh.json there may hold secrets (a DigitalOcean token)\n"
+		"LABEL=%s /boot/firmware vfat rw,umask=0077 0 2\n",
 		r->disk.root_label, r->disk.root_fs, r->disk.firmware_label);
 	compose_add_file(in, "etc/fstab", fstab, 0644);
 	/*
@@ -54,6 +55,36 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 			 "[Service]\n"
 			 "ExecStartPre=/bin/sh -c 'mkdir -p /var/lib/cloud/seed && "
 			 "ln -sfn /boot/firmware /var/lib/cloud/seed/nocloud'\n",
+			 0644);
+	/*
+	 * The other way to configure a card before its first boot: the site
+	 * file dropped onto the FAT partition as mkmesh.json from any computer.
+	 * On every boot, before the site file is checked, it is moved to
+	 * /etc/mkmesh/site.json (0600) and removed from the card, which anyone
+	 * holding the card can read.
+	 */
+	compose_add_file(in, "etc/systemd/system/mkmesh-rpi-site.service",
+			 "[Unit]\n"
+			 "Description=mkmesh: take the site file mkmesh.json from the SD card's FAT partition\n"
+			 "After=boot-firmware.mount local-fs.target cloud-init-network.service "
+			 "cloud-init.service cloud-config.service\n"
+			 "Before=mkmesh-site.service\n"
+			 "ConditionPathExists=/boot/firmware/mkmesh.json\n"
+			 "\n"
+			 "[Service]\n"
+			 "Type=oneshot\n"
+			 "ExecStart=/bin/sh -c 'umask 077 && mkdir -p /etc/mkmesh && "
+			 "cp /boot/firmware/mkmesh.json /etc/mkmesh/site.json.new && "
+			 "chmod 0600 /etc/mkmesh/site.json.new && mv /etc/mkmesh/site.json.new /etc/mkmesh/site.json && "
+			 "sync /etc/mkmesh/site.json && rm /boot/firmware/mkmesh.json && "
+			 "echo \"mkmesh: the site file from the SD card (mkmesh.json) is now /etc/mkmesh/site.json\"'\n"
+			 "StandardOutput=journal+console\n",
+			 0644);
+	compose_add_file(in, "etc/systemd/system/mkmesh-site.service.d/50-mkmesh-rpi.conf",
+			 "# mkmesh (rpi): a site file dropped onto the FAT partition comes first\n"
+			 "[Unit]\n"
+			 "Wants=mkmesh-rpi-site.service\n"
+			 "After=mkmesh-rpi-site.service\n",
 			 0644);
 }
 

@@ -79,7 +79,8 @@ for dtb in bcm2837-rpi-3-b.dtb bcm2711-rpi-4-b.dtb; do
 done
 rootcat /etc/fstab >"$work/fstab"
 check "fstab: / by LABEL=RASPIROOT" grep -q '^LABEL=RASPIROOT / ext4 ' "$work/fstab"
-check "fstab: /boot/firmware by LABEL=RASPIFIRM" grep -q '^LABEL=RASPIFIRM /boot/firmware vfat ' "$work/fstab"
+check "fstab: /boot/firmware by LABEL=RASPIFIRM, root only" \
+	grep -q '^LABEL=RASPIFIRM /boot/firmware vfat rw,umask=0077 ' "$work/fstab"
 check "raspi-firmware settings: ROOTPART=LABEL=RASPIROOT" \
 	bash -c "debugfs -R 'cat /etc/default/raspi-firmware' '$work/p2' 2>/dev/null | grep -qx 'ROOTPART=LABEL=RASPIROOT'"
 check "cloud-init: NoCloud only (seed on the FAT partition)" \

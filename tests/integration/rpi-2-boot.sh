@@ -42,7 +42,10 @@ cat >"$work/user-data" <<EOF
 ssh_authorized_keys:
   - $(cat "$work/id.pub")
 EOF
-mcopy -i "$fat" "$work/user-data" "$work/meta-data" ::/
+# And the site file dropped there as mkmesh.json, the other way to configure a card.
+echo '{"domain": "pi.example.test", "acme_email": "ops@example.test", "admin": {"user": "alice"}}' \
+	>"$work/mkmesh.json"
+mcopy -i "$fat" "$work/user-data" "$work/meta-data" "$work/mkmesh.json" ::/
 truncate -s 4G "$card" # a bigger card: the root file system must grow
 
 port=$(free_port)
@@ -70,6 +73,13 @@ check "the host name is the seed's" test "$(vm pi hostname)" = pi-one
 check "/ is LABEL=RASPIROOT" test "$(vm pi findmnt -no LABEL /)" = RASPIROOT
 check "/boot/firmware is the FAT partition" \
 	test "$(vm pi findmnt -no FSTYPE,LABEL /boot/firmware | tr -s ' ')" = "vfat RASPIFIRM"
+site=$(vm pi sudo cat /etc/mkmesh/site.json)
+check "mkmesh.json from the FAT partition is now /etc/mkmesh/site.json" test "$site" = "$(cat "$work/mkmesh.json")"
+check "... readable by root only" test "$(vm pi sudo stat -c %a /etc/mkmesh/site.json)" = 600
+check "... and no longer on the card" vm pi sudo test ! -e /boot/firmware/mkmesh.json
+check "the site file was found valid" test "$(vm pi systemctl is-active mkmesh-site.service)" = active
+check "/boot/firmware is readable by root only (the seed may hold secrets)" \
+	test "$(vm pi stat -c %a /boot/firmware/config.txt)" = 700
 size=$(vm pi df -B1 --output=size / | tail -n 1)
 check "root file system grown to the 4 GiB card ($size bytes)" test "$size" -gt $((3 * 1024 * 1024 * 1024))
 state=$(vm pi systemctl is-system-running --wait)
