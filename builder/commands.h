@@ -10,6 +10,8 @@ int cmd_list(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
 
 /* Set by the Makefile from git describe. */
 #ifndef MKMESH_VERSION

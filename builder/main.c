@@ -20,6 +20,8 @@ static const struct mk_command commands[] = {
 	{"inspect", cmd_inspect, "show what an image contains, from its manifest"},
 	{"upload", cmd_upload, "upload a droplet image to DigitalOcean as a custom image"},
 	{"flash", cmd_flash, "write an rpi image to an SD card, checked block by block"},
+	{"deploy", cmd_deploy, "create a droplet from the uploaded image, with its DNS records"},
+	{"destroy", cmd_destroy, "delete a droplet and exactly the DNS records that point at it"},
 };
 
 static void usage(FILE *f)

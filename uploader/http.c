@@ -49,6 +49,11 @@ bool http_retryable_curl(CURLcode rc)
 	}
 }
 
+bool http_unsent_curl(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+}
+
 double http_parse_retry_after(const char *value, time_t now)
 {
 	if (!value || !*value)
@@ -288,7 +293,7 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 		bool retry;
 		if (rc != CURLE_OK) {
 			debug_line(req, "< %s %s: %s", req->method, logurl, http_curl_error(rc, errbuf));
-			retry = http_retryable_curl(rc);
+			retry = req->not_replayable ? http_unsent_curl(rc) : http_retryable_curl(rc);
 			if (!retry || attempt >= max_tries) {
 				snprintf(err, errlen, "%s %s: %s%s", req->method, logurl,
 					 http_curl_error(rc, errbuf),
@@ -297,7 +302,8 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 			}
 		} else {
 			debug_line(req, "< %ld (%zu bytes)", resp->status, resp->len);
-			retry = http_retryable_status(resp->status);
+			retry = req->not_replayable ? resp->status == 429
+						    : http_retryable_status(resp->status);
 			if (!retry || attempt >= max_tries)
 				return 0;
 		}

@@ -35,6 +35,13 @@ struct http_request {
 	const char *aws_sigv4;     /* CURLOPT_AWS_SIGV4, with userpwd */
 	const char *userpwd;
 	bool ignore_abort;         /* clean-up requests run even after Ctrl-C */
+	/*
+	 * Not to be repeated once the server may have acted on it (a POST that
+	 * creates something): retried only after a 429 or when no connection
+	 * was made; a 5xx or a lost answer is returned to the caller, who can
+	 * look whether the thing exists before asking again.
+	 */
+	bool not_replayable;
 	unsigned max_tries;        /* 0: 6 */
 	void (*debug)(void *userdata, const char *line);
 	void (*notice)(void *userdata, const char *line); /* waits a user should know of */
@@ -51,6 +58,8 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 
 bool http_retryable_status(long status);
 bool http_retryable_curl(CURLcode rc);
+/* The request surely did not reach the server (safe to send again). */
+bool http_unsent_curl(CURLcode rc);
 /* Seconds to wait before try number ATTEMPT+1 (attempt counts from 1). */
 double http_backoff(unsigned attempt, const char *retry_after);
 /* Parse retry-after (delta seconds or an HTTP date); -1 when absent/bad. */
