@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* mkmesh build TARGET: the stage driver. Each stage is a module; this file
  * only runs them in order, times them and logs their one error. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <string.h>
@@ -192,6 +193,70 @@ static void add_build_files(struct build *b)
 	b->handler->add_files(r, &b->compose);
 }
 
+/* Bump when what the base disk holds changes. */
+#define DISK_FORMAT "mkmesh-disk-1"
+#define DISKS_KEEP 2
+
+/*
+ * The disk with the packages on it, partitioned, with the bootloader: made
+ * once for each rootfs, disk layout, base file set and SOURCE_DATE_EPOCH,
+ * kept in the cache, and copied (holes and all) for each build.
+ */
+static int cached_base_disk(struct build *b)
+{
+	const struct recipe *r = b->recipe;
+	char key[65];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	fprintf(f, "%s\n%s\n%s\n%llu\n%s\n%s\n%s\n%lld\n", DISK_FORMAT, b->rootfs.key, r->kind,
+		(unsigned long long)r->disk.size, r->disk.table, r->disk.root_fs, r->disk.root_label,
+		(long long)b->compose.source_date_epoch);
+	for (size_t i = 0; i < b->compose.n_files; i++)
+		if (b->compose.files[i].base)
+			fprintf(f, "%s\n%s\n%o\n", b->compose.files[i].path, b->compose.files[i].content,
+				b->compose.files[i].mode);
+	fclose(f);
+	mk_sha256_hex(text, len, key);
+	free(text);
+
+	_cleanup_free_ char *dir = xasprintf("%s/disks", b->o.cache);
+	_cleanup_free_ char *cached = xasprintf("%s/%s-%.16s.raw", dir, r->name, key);
+	int rc;
+	mk_mkdir_p(dir, 0755);
+	if (mk_path_exists(cached)) {
+		mk_log_info("  the disk with the packages comes from the cache");
+		utimensat(AT_FDCWD, cached, NULL, 0);
+	} else {
+		_cleanup_free_ char *tmp = xasprintf("%s/%s-%.16s.tmp%d.raw", dir, r->name, key, (int)getpid());
+		struct disk d;
+		struct compose_result base = {0};
+		mk_temp_register(tmp);
+		b->compose.part = COMPOSE_BASE;
+		rc = disk_open(&d, tmp, r->disk.size, b->o.cache, b->err, sizeof(b->err));
+		if (rc == 0)
+			rc = b->handler->make_disk(&d, r, &b->compose, &base);
+		int rc2 = disk_close(&d);
+		compose_result_release(&base);
+		if (rc == 0 && (rc = rc2) == 0 && rename(tmp, cached) < 0) {
+			rc = -errno;
+			snprintf(b->err, sizeof(b->err), "cannot rename '%s': %s", tmp, strerror(errno));
+		}
+		if (rc < 0)
+			unlink(tmp);
+		mk_temp_forget(tmp);
+		if (rc < 0)
+			return rc;
+		_cleanup_free_ char *prefix = xasprintf("%s-", r->name);
+		mk_prune_newest(dir, prefix, ".raw", DISKS_KEEP);
+	}
+	if ((rc = mk_copy_sparse(cached, b->raw)) < 0) {
+		snprintf(b->err, sizeof(b->err), "cannot copy '%s': %s", cached, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 static int stage_disk(struct build *b)
 {
 	struct disk d;
@@ -205,9 +270,19 @@ static int stage_disk(struct build *b)
 	b->compose.recipe = b->recipe;
 	b->compose.source_date_epoch = source_date_epoch(b->o.recipes);
 	add_build_files(b);
-	rc = disk_open(&d, b->raw, b->recipe->disk.size, b->o.cache, b->err, sizeof(b->err));
-	if (rc == 0)
-		rc = b->handler->make_disk(&d, b->recipe, &b->compose, &b->composed);
+	if (b->handler->finish) {
+		if ((rc = cached_base_disk(b)) < 0)
+			return rc;
+		b->compose.part = COMPOSE_LAYERS;
+		rc = disk_open_existing(&d, b->raw, b->o.cache, b->err, sizeof(b->err));
+		if (rc == 0)
+			rc = b->handler->finish(&d, b->recipe, &b->compose, &b->composed);
+	} else {
+		b->compose.part = COMPOSE_ALL;
+		rc = disk_open(&d, b->raw, b->recipe->disk.size, b->o.cache, b->err, sizeof(b->err));
+		if (rc == 0)
+			rc = b->handler->make_disk(&d, b->recipe, &b->compose, &b->composed);
+	}
 	int rc2 = disk_close(&d);
 	if (rc == 0)
 		rc = rc2;
@@ -264,7 +339,15 @@ static int stage_output(struct build *b)
 		snprintf(b->err, sizeof(b->err), "cannot create '%s': %s", b->o.out, strerror(-rc));
 		return rc;
 	}
-	rc = output_compress(b->raw, dest, b->recipe->compress, &b->image, b->err, sizeof(b->err));
+	/* Deflated chunks of this target's last build, so that a rebuild only
+	 * compresses what changed; the ones this build did not use go. */
+	_cleanup_free_ char *chunks = xasprintf("%s/chunks/%s", b->o.cache, b->recipe->name);
+	mk_mkdir_p(chunks, 0755);
+	time_t started = time(NULL);
+	rc = output_compress(b->raw, dest, b->recipe->compress, chunks, &b->image, b->err,
+			     sizeof(b->err));
+	if (rc == 0)
+		mk_prune_older(chunks, started - 1);
 	if (rc < 0)
 		return rc;
 	/* From here on a failure must not leave this image behind either. */

@@ -51,6 +51,8 @@ static int sink_write(struct sink *s, const void *buf, size_t len)
 #define GZ_LEVEL 6
 
 struct gz_job {
+	const char *cache;  /* directory of deflated chunks by content, or NULL */
+	char name[65];      /* the chunk's sha256, when cached */
 	const unsigned char *in;
 	size_t len;
 	unsigned char *out;
@@ -62,10 +64,48 @@ struct gz_job {
 	pthread_t thread;
 };
 
+/* A cached chunk: its CRC-32 (4 bytes, little-endian), then its deflate. */
+static bool gz_cache_get(struct gz_job *j)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s.%d.z", j->cache, j->name, GZ_LEVEL);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char crc[4];
+	if (fd < 0 || read(fd, crc, 4) != 4)
+		return false;
+	ssize_t n = read(fd, j->out, j->out_cap);
+	if (n <= 0)
+		return false;
+	j->out_len = (size_t)n;
+	j->crc = (uLong)crc[0] | (uLong)crc[1] << 8 | (uLong)crc[2] << 16 | (uLong)crc[3] << 24;
+	utimensat(AT_FDCWD, path, NULL, 0); /* used by this build */
+	return true;
+}
+
+static void gz_cache_put(const struct gz_job *j)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s.%d.z", j->cache, j->name, GZ_LEVEL);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", path, (int)gettid());
+	unsigned char crc[4] = {(unsigned char)j->crc, (unsigned char)(j->crc >> 8),
+				(unsigned char)(j->crc >> 16), (unsigned char)(j->crc >> 24)};
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return; /* a cache: losing an entry costs time, nothing else */
+	if (write(fd, crc, 4) != 4 || write(fd, j->out, j->out_len) != (ssize_t)j->out_len ||
+	    rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
 static void *gz_deflate_chunk(void *arg)
 {
 	struct gz_job *j = arg;
 	z_stream z = {0};
+	if (j->cache) {
+		mk_sha256_hex(j->in, j->len, j->name);
+		if (gz_cache_get(j)) {
+			j->r = 0;
+			return NULL;
+		}
+	}
 	j->crc = crc32(0L, j->in, (uInt)j->len);
 	if (deflateInit2(&z, GZ_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		j->r = -ENOMEM;
@@ -79,6 +119,8 @@ static void *gz_deflate_chunk(void *arg)
 	j->out_len = j->out_cap - z.avail_out;
 	j->r = (zr == Z_OK && z.avail_in == 0) ? 0 : -EIO;
 	deflateEnd(&z);
+	if (j->cache && j->r == 0)
+		gz_cache_put(j);
 	return NULL;
 }
 
@@ -110,7 +152,8 @@ static ssize_t read_full(int fd, unsigned char *buf, size_t len)
 	return (ssize_t)got;
 }
 
-static int gzip_stream(int in, struct sink *s, uint64_t total, struct mk_progress *prog)
+static int gzip_stream(int in, struct sink *s, uint64_t total, struct mk_progress *prog,
+		       const char *cache)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n_jobs = cpus > 1 ? (size_t)cpus : 1;
@@ -145,8 +188,9 @@ static int gzip_stream(int in, struct sink *s, uint64_t total, struct mk_progres
 				eof = true;
 				break;
 			}
-			jobs[filled] = (struct gz_job){.in = inbuf + filled * GZ_CHUNK, .len = (size_t)n,
-						       .out = jobs[filled].out, .out_cap = cap};
+			jobs[filled] = (struct gz_job){.cache = cache, .in = inbuf + filled * GZ_CHUNK,
+						       .len = (size_t)n, .out = jobs[filled].out,
+						       .out_cap = cap};
 			eof = (size_t)n < GZ_CHUNK;
 		}
 		for (size_t i = 0; i < filled && r == 0; i++) {
@@ -311,8 +355,8 @@ static void md_hex(EVP_MD_CTX *md, char out[65])
 	mk_hex(d, n, out);
 }
 
-int output_compress(const char *raw, const char *dest, const char *method, struct output_file *res,
-		    char *err, size_t errlen)
+int output_compress(const char *raw, const char *dest, const char *method, const char *cache,
+		    struct output_file *res, char *err, size_t errlen)
 {
 	_cleanup_close_ int in = open(raw, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *tmp = NULL;
@@ -341,7 +385,7 @@ int output_compress(const char *raw, const char *dest, const char *method, struc
 	EVP_DigestInit_ex(s.md, EVP_sha256(), NULL);
 	mk_progress_begin(&prog, method, (uint64_t)st.st_size);
 	if (!strcmp(method, "gzip"))
-		r = gzip_stream(in, &s, (uint64_t)st.st_size, &prog);
+		r = gzip_stream(in, &s, (uint64_t)st.st_size, &prog, cache);
 	else if (!strcmp(method, "zstd"))
 		r = zstd_stream(in, &s, (uint64_t)st.st_size, &prog);
 	else if (!strcmp(method, "xz"))

@@ -15,9 +15,11 @@ struct output_file {
 };
 
 /* Compresses RAW ("gzip", "zstd", or "xz" through the xz program) into DEST
- * (written as DEST.tmp first). */
-int output_compress(const char *raw, const char *dest, const char *method, struct output_file *res,
-		    char *err, size_t errlen);
+ * (written under a temporary name first). For gzip, CACHE (may be NULL) is
+ * a directory of chunks already deflated, by content: a rebuild deflates
+ * only what changed. The output is the same with or without it. */
+int output_compress(const char *raw, const char *dest, const char *method, const char *cache,
+		    struct output_file *res, char *err, size_t errlen);
 
 /* Writes MANIFEST to DEST (atomically), pretty-printed with sorted keys. */
 int output_write_json(const char *dest, json_t *manifest, struct output_file *res, char *err,

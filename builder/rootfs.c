@@ -106,53 +106,6 @@ static char *cache_key(const struct recipe *r, const struct artifacts *dl, const
 	return xstrdup(hash);
 }
 
-static int cmp_mtime_desc(const void *a, const void *b)
-{
-	const struct {
-		char *path;
-		time_t mtime;
-	} *x = a, *y = b;
-	return (y->mtime > x->mtime) - (y->mtime < x->mtime);
-}
-
-/* Keeps the newest few tarballs of each architecture and suite (PREFIX,
- * "arm64-trixie-"), so the cache does not grow without end and builds of
- * one target do not push out another's slow tarball. */
-static void prune(const char *dir, const char *prefix)
-{
-	struct item {
-		char *path;
-		time_t mtime;
-	} items[64];
-	size_t n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	if (!d)
-		return;
-	while ((de = readdir(d)) && n < ELEMENTSOF(items)) {
-		size_t l = strlen(de->d_name);
-		struct stat st;
-		if (l < 5 || strcmp(de->d_name + l - 4, ".tar") != 0 || strstr(de->d_name, ".tmp") ||
-		    strncmp(de->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		char *p = xasprintf("%s/%s", dir, de->d_name);
-		if (stat(p, &st) < 0) {
-			free(p);
-			continue;
-		}
-		items[n++] = (struct item){p, st.st_mtime};
-	}
-	closedir(d);
-	qsort(items, n, sizeof(items[0]), cmp_mtime_desc);
-	for (size_t i = 0; i < n; i++) {
-		if (i >= ROOTFS_KEEP) {
-			mk_log_debug("rootfs: pruning old cache entry '%s'", items[i].path);
-			unlink(items[i].path);
-		}
-		free(items[i].path);
-	}
-}
-
 void rootfs_result_release(struct rootfs_result *res)
 {
 	free(res->tar_path);
@@ -290,7 +243,10 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 	} else if ((rc = make_tarball(r, dl, &pkgs, aptdir, tar, log_path, err, errlen)) == 0) {
 		res->cached = false;
 		_cleanup_free_ char *prefix = xasprintf("%s-%s-", r->arch, r->suite);
-		prune(dir, prefix);
+		/* The newest few of each architecture and suite, so the cache does
+		 * not grow without end and one target's builds do not push out
+		 * another's slow tarball. */
+		mk_prune_newest(dir, prefix, ".tar", ROOTFS_KEEP);
 	}
 	strv_release(&pkgs);
 	if (rc < 0)

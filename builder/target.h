@@ -17,6 +17,11 @@ struct mk_target {
 	/* Partitions, file systems, the tree, the bootloader. */
 	int (*make_disk)(struct disk *d, const struct recipe *r, const struct compose_input *in,
 			 struct compose_result *res);
+	/* Optional. When set, make_disk is given only the base part of the tree
+	 * (the packages) and its disk is cached; finish puts the layers' part
+	 * on a copy of it, so a change to an overlay does not remake the disk. */
+	int (*finish)(struct disk *d, const struct recipe *r, const struct compose_input *in,
+		      struct compose_result *res);
 };
 
 const struct mk_target *target_find(const char *kind);

@@ -14,7 +14,7 @@ static void droplet_add_files(const struct recipe *r, struct compose_input *in)
 		"# mkmesh: the root file system, by the UUID the build gave it\n"
 		"UUID=%s / %s errors=remount-ro,discard 0 1\n",
 		uuid, r->disk.root_fs);
-	compose_add_file(in, "etc/fstab", fstab, 0644);
+	compose_add_base_file(in, "etc/fstab", fstab, 0644);
 	_cleanup_free_ char *grub = xasprintf(
 		"# mkmesh: serial console and a short menu\n"
 		"GRUB_TIMEOUT=1\n"
@@ -23,7 +23,7 @@ static void droplet_add_files(const struct recipe *r, struct compose_input *in)
 		"GRUB_TERMINAL=\"console serial\"\n"
 		"GRUB_SERIAL_COMMAND=\"serial --speed=115200\"\n",
 		r->kernel_cmdline ? r->kernel_cmdline : "");
-	compose_add_file(in, "etc/default/grub.d/50-mkmesh.cfg", grub, 0644);
+	compose_add_base_file(in, "etc/default/grub.d/50-mkmesh.cfg", grub, 0644);
 }
 
 static int droplet_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in,
@@ -59,9 +59,29 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 	return 0;
 }
 
+/* The layers' files on a copy of the cached disk. */
+static int droplet_finish(struct disk *d, const struct recipe *r, const struct compose_input *in,
+			  struct compose_result *res)
+{
+	guestfs_h *g = d->g;
+	int rc;
+	(void)r;
+	if (guestfs_mount(g, "/dev/sda1", "/") < 0)
+		return disk_fail(d, "mount the root file system");
+	mk_log_info("  adding the layers' files");
+	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
+		return rc;
+	if (guestfs_fstrim(g, "/", -1) < 0)
+		return disk_fail(d, "trim the file system");
+	if (guestfs_umount_all(g) < 0)
+		return disk_fail(d, "unmount");
+	return 0;
+}
+
 const struct mk_target target_droplet = {
 	.kind = "droplet",
 	.suffix = ".raw",
 	.add_files = droplet_add_files,
 	.make_disk = droplet_make_disk,
+	.finish = droplet_finish,
 };

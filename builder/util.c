@@ -261,6 +261,66 @@ int mk_rm_rf(const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+struct aged {
+	char *path;
+	time_t mtime;
+};
+
+static int cmp_newest_first(const void *a, const void *b)
+{
+	const struct aged *x = a, *y = b;
+	return (y->mtime > x->mtime) - (y->mtime < x->mtime);
+}
+
+void mk_prune_newest(const char *dir, const char *prefix, const char *suffix, size_t keep)
+{
+	struct aged items[64];
+	size_t n = 0, plen = strlen(prefix), slen = strlen(suffix);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d)) && n < ELEMENTSOF(items)) {
+		size_t l = strlen(de->d_name);
+		struct stat st;
+		if (l < plen + slen || strncmp(de->d_name, prefix, plen) != 0 ||
+		    strcmp(de->d_name + l - slen, suffix) != 0 || strstr(de->d_name, ".tmp"))
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		if (stat(p, &st) < 0) {
+			free(p);
+			continue;
+		}
+		items[n++] = (struct aged){p, st.st_mtime};
+	}
+	closedir(d);
+	qsort(items, n, sizeof(items[0]), cmp_newest_first);
+	for (size_t i = 0; i < n; i++) {
+		if (i >= keep) {
+			mk_log_debug("pruning old cache entry '%s'", items[i].path);
+			unlink(items[i].path);
+		}
+		free(items[i].path);
+	}
+}
+
+void mk_prune_older(const char *dir, time_t t)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < t)
+			unlink(p);
+	}
+	closedir(d);
+}
+
 int mk_copy_sparse(const char *from, const char *to)
 {
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Our own error codes live above errno, as apk-tools does. */
@@ -81,6 +82,11 @@ int mk_read_file(const char *path, char **out, size_t *len);
 int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 bool mk_path_exists(const char *path);
 int mk_rm_rf(const char *path);
+/* Removes all but the KEEP most recently modified files of DIR named
+ * PREFIX*SUFFIX (temporaries, "*.tmp*", are left alone). */
+void mk_prune_newest(const char *dir, const char *prefix, const char *suffix, size_t keep);
+/* Removes the files of DIR last modified before T. */
+void mk_prune_older(const char *dir, time_t t);
 /* Copies a sparse file keeping its holes (only the data is read and written). */
 int mk_copy_sparse(const char *from, const char *to);
 
