@@ -223,3 +223,100 @@ TEST(transfer_action)
 	json_decref(act);
 	do_api_free(a);
 }
+
+#define DROPLET_JSON "{\"droplet\":{\"id\":3164444,\"name\":\"m\",\"status\":\"new\",\"networks\":{\"v4\":[],\"v6\":[]}}}"
+#define RECORD_BODY "{\"type\":\"A\",\"name\":\"matrix\",\"data\":\"203.0.113.10\"}"
+
+static struct do_droplet_new droplet_in(struct strv *keys, struct strv *tags)
+{
+	strv_push(keys, "289794");
+	strv_push(keys, "3b:16:e4:bf:8b:00:8b:b8:59:8c:a9:d3:f0:19:fa:45");
+	strv_push(tags, "mkmesh");
+	return (struct do_droplet_new){.name = "m", .region = "tor1", .size = "s-2vcpu-4gb",
+				       .image_id = 7002, .ssh_keys = keys, .tags = tags,
+				       .user_data = "#cloud-config\n", .ipv6 = true};
+}
+
+TEST(droplet_create_shape_and_not_replayed_after_5xx)
+{
+	struct canned k[] = {{500, NULL, "{\"id\":\"server_error\",\"message\":\"x\"}"},
+			     {202, NULL, DROPLET_JSON}};
+	script(2, k);
+	struct do_api *a = api();
+	struct strv keys = {0}, tags = {0};
+	struct do_droplet_new in = droplet_in(&keys, &tags);
+	json_t *d = NULL;
+	char err[512] = "";
+	/* The server may have made it: the caller looks before asking again. */
+	ASSERT_EQ(do_api_droplet_create(a, &in, &d, err, sizeof(err)), -MK_ERR_HTTP);
+	ASSERT_EQ(a->last_status, 500);
+	ASSERT_EQ(srv.next, 1);
+	const char *body = strstr(srv.requests[0], "\r\n\r\n") + 4;
+	json_error_t je;
+	json_t *j = json_loads(body, 0, &je);
+	ASSERT_EQ(json_integer_value(json_object_get(j, "image")), 7002);
+	ASSERT_TRUE(json_is_true(json_object_get(j, "ipv6")));
+	ASSERT_EQ(json_integer_value(json_array_get(json_object_get(j, "ssh_keys"), 0)), 289794);
+	ASSERT_STREQ(json_string_value(json_array_get(json_object_get(j, "ssh_keys"), 1)),
+		     "3b:16:e4:bf:8b:00:8b:b8:59:8c:a9:d3:f0:19:fa:45");
+	ASSERT_STREQ(do_api_str(j, "user_data"), "#cloud-config\n");
+	json_decref(j);
+	strv_release(&keys);
+	strv_release(&tags);
+	do_api_free(a);
+}
+
+TEST(record_create_retried_after_429_only)
+{
+	struct canned k[] = {{429, "retry-after: 0\r\n", "{\"id\":\"too_many_requests\",\"message\":\"x\"}"},
+			     {201, NULL, "{\"domain_record\":{\"id\":5,\"type\":\"A\",\"name\":\"matrix\",\"data\":\"203.0.113.10\"}}"}};
+	script(2, k);
+	struct do_api *a = api();
+	json_t *rec = json_loads(RECORD_BODY, 0, NULL), *out = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_record_create(a, "example.org", rec, &out, err, sizeof(err)), 0);
+	ASSERT_EQ(srv.next, 2);
+	ASSERT_EQ(do_api_int(out, "id"), 5);
+	json_decref(out);
+	/* A dropped connection after sending: not sent again. */
+	struct canned k2[] = {{0, NULL, NULL}, {201, NULL, "{}"}};
+	script(2, k2);
+	out = NULL;
+	ASSERT_EQ(do_api_record_create(a, "example.org", rec, &out, err, sizeof(err)), -MK_ERR_NETWORK);
+	ASSERT_EQ(srv.next, 1);
+	json_decref(rec);
+	do_api_free(a);
+}
+
+TEST(list_follows_pages_and_404)
+{
+	struct canned k[] = {
+		{200, NULL, "{\"domain_records\":[{\"id\":1,\"type\":\"A\"},{\"id\":2,\"type\":\"A\"}],"
+			    "\"links\":{\"pages\":{\"next\":\"https://api/x?page=2\"}},\"meta\":{\"total\":3}}"},
+		{200, NULL, "{\"domain_records\":[{\"id\":3,\"type\":\"A\"}],\"links\":{\"pages\":{}},\"meta\":{\"total\":3}}"},
+		{404, NULL, "{\"id\":\"not_found\",\"message\":\"The resource you were accessing could not be found.\"}"}};
+	script(3, k);
+	struct do_api *a = api();
+	json_t *all = NULL;
+	char err[512] = "";
+	ASSERT_EQ(do_api_record_list(a, "example.org", "h.matrix.example.org", "AAAA", &all, err, sizeof(err)), 0);
+	ASSERT_EQ(json_array_size(all), 3);
+	ASSERT_EQ(srv.next, 2);
+	ASSERT_TRUE(!strncmp(srv.requests[0],
+			     "GET /v2/domains/example.org/records?name=h.matrix.example.org&type=AAAA&per_page=200&page=1 ", 91));
+	ASSERT_TRUE(strstr(srv.requests[1], "&page=2 ") != NULL);
+	json_decref(all);
+	json_t *dom = NULL;
+	ASSERT_EQ(do_api_domain_get(a, "example.org", &dom, err, sizeof(err)), -ENOENT);
+	ASSERT_TRUE(strstr(err, "HTTP 404 not_found") != NULL);
+	do_api_free(a);
+}
+
+TEST(droplet_address_public_only)
+{
+	json_t *d = json_loads("{\"networks\":{\"v4\":[{\"ip_address\":\"10.0.0.2\",\"type\":\"private\"},"
+			       "{\"ip_address\":\"203.0.113.10\",\"type\":\"public\"}],\"v6\":[]}}", 0, NULL);
+	ASSERT_STREQ(do_api_droplet_address(d, "v4"), "203.0.113.10");
+	ASSERT_STREQ(do_api_droplet_address(d, "v6"), "");
+	json_decref(d);
+}
