@@ -94,13 +94,17 @@ static void stage_end(struct build *b, const char *detail)
 		    detail ? detail : "");
 }
 
-static time_t source_date_epoch(const char *recipes)
+/* SOURCE_DATE_EPOCH when the user set it (then *explicit is true), else the
+ * last commit that touched the recipe tree or the overlays beside it: the
+ * same sources give the same times. */
+static time_t source_date_epoch(const char *recipes, bool *explicit)
 {
 	const char *env = getenv("SOURCE_DATE_EPOCH");
-	if (env && *env)
+	*explicit = env && *env;
+	if (*explicit)
 		return (time_t)strtoll(env, NULL, 10);
-	/* The last commit of the recipe tree: the same sources give the same times. */
-	_cleanup_free_ char *cmd = xasprintf("git -C '%s' log -1 --format=%%ct 2>/dev/null", recipes);
+	_cleanup_free_ char *cmd = xasprintf(
+		"cd '%s' && git log -1 --format=%%ct -- . ../overlays 2>/dev/null", recipes);
 	_cleanup_pclose_ FILE *p = popen(cmd, "re");
 	char line[32] = "";
 	if (p && fgets(line, sizeof(line), p) && line[0] >= '0' && line[0] <= '9')
@@ -211,7 +215,7 @@ static int cached_base_disk(struct build *b)
 	FILE *f = open_memstream(&text, &len);
 	fprintf(f, "%s\n%s\n%s\n%llu\n%s\n%s\n%s\n%lld\n", DISK_FORMAT, b->rootfs.key, r->kind,
 		(unsigned long long)r->disk.size, r->disk.table, r->disk.root_fs, r->disk.root_label,
-		(long long)b->compose.source_date_epoch);
+		(long long)b->compose.base_source_date_epoch);
 	for (size_t i = 0; i < b->compose.n_files; i++)
 		if (b->compose.files[i].base)
 			fprintf(f, "%s\n%s\n%o\n", b->compose.files[i].path, b->compose.files[i].content,
@@ -268,7 +272,12 @@ static int stage_disk(struct build *b)
 	mk_temp_register(b->raw);
 	b->compose.rootfs_tar = b->rootfs.tar_path;
 	b->compose.recipe = b->recipe;
-	b->compose.source_date_epoch = source_date_epoch(b->o.recipes);
+	bool explicit_sde;
+	b->compose.source_date_epoch = source_date_epoch(b->o.recipes, &explicit_sde);
+	/* The packages' files are clamped only to a SOURCE_DATE_EPOCH the user
+	 * gave (a reproducible build): the disk with them stays cached across
+	 * commits to the recipes. The layers' files are always clamped. */
+	b->compose.base_source_date_epoch = explicit_sde ? b->compose.source_date_epoch : 0;
 	add_build_files(b);
 	if (b->handler->finish) {
 		if ((rc = cached_base_disk(b)) < 0)

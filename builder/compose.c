@@ -26,6 +26,8 @@ struct overlay_entry {
 
 struct state {
 	const struct compose_input *in;
+	time_t clamp;              /* the rootfs entries' mtimes are clamped to it */
+	time_t file_time;          /* the mtime of what the build makes */
 	struct archive *out;
 	struct overlay_entry *ov;
 	size_t n_ov;
@@ -241,7 +243,7 @@ static int emit_dir(struct state *s, const char *path, int mode, long uid, long 
 	archive_entry_set_perm(e, (mode_t)mode);
 	archive_entry_set_uid(e, uid);
 	archive_entry_set_gid(e, gid);
-	set_times(e, s->in->source_date_epoch, s->in->source_date_epoch);
+	set_times(e, s->file_time, s->file_time);
 	strv_push(&s->emitted_dirs, path);
 	return write_entry(s, e, NULL, 0);
 }
@@ -273,7 +275,7 @@ static int emit_file(struct state *s, const char *path, const void *data, size_t
 	archive_entry_set_uid(e, uid);
 	archive_entry_set_gid(e, gid);
 	archive_entry_set_size(e, (la_int64_t)len);
-	set_times(e, s->in->source_date_epoch, s->in->source_date_epoch);
+	set_times(e, s->file_time, s->file_time);
 	return write_entry(s, e, data, len);
 }
 
@@ -287,7 +289,7 @@ static int emit_symlink(struct state *s, const char *path, const char *target)
 	archive_entry_set_filetype(e, AE_IFLNK);
 	archive_entry_set_perm(e, 0777);
 	archive_entry_set_symlink(e, target);
-	set_times(e, s->in->source_date_epoch, s->in->source_date_epoch);
+	set_times(e, s->file_time, s->file_time);
 	return write_entry(s, e, NULL, 0);
 }
 
@@ -380,7 +382,7 @@ static int copy_rootfs(struct state *s)
 		/* Numeric owners only: the names of this machine mean nothing in the image. */
 		archive_entry_set_uname(e, NULL);
 		archive_entry_set_gname(e, NULL);
-		set_times(e, archive_entry_mtime(e), s->in->source_date_epoch);
+		set_times(e, archive_entry_mtime(e), s->clamp);
 		if (archive_write_header(s->out, e) != ARCHIVE_OK)
 			return archive_fail(s, s->out, npath);
 		s->res->entries++;
@@ -642,6 +644,11 @@ int compose_run(const struct compose_input *in, int fd, struct compose_result *r
 		size_t errlen)
 {
 	struct state s = {.in = in, .res = res, .err = err, .errlen = errlen};
+	s.clamp = in->part == COMPOSE_BASE && !in->base_source_date_epoch ? (time_t)INT64_MAX
+		  : in->part == COMPOSE_BASE ? in->base_source_date_epoch
+					     : in->source_date_epoch;
+	s.file_time = in->part != COMPOSE_BASE ? in->source_date_epoch
+		      : in->base_source_date_epoch ? in->base_source_date_epoch : time(NULL);
 	const struct recipe *rec = in->recipe;
 	int r;
 

@@ -40,6 +40,7 @@ struct compose_input {
 	const char *rootfs_tar;
 	const struct recipe *recipe;
 	time_t source_date_epoch;
+	time_t base_source_date_epoch; /* for the base part; 0: not clamped */
 	struct compose_file *files;
 	size_t n_files;
 	struct compose_extra *extras;
