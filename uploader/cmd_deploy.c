@@ -277,6 +277,10 @@ struct plan {
 
 static void plan_add(struct plan *p, enum action a, const struct want *w, json_t *rec)
 {
+	/* A CNAME in the way of both A and AAAA is one conflict, one delete. */
+	for (size_t i = 0; rec && i < p->n; i++)
+		if (p->v[i].rec == rec && p->v[i].act == a)
+			return;
 	p->v = xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
 	p->v[p->n++] = (struct step){.act = a, .w = w, .rec = rec, .id = rec ? do_api_int(rec, "id") : -1};
 }
@@ -358,8 +362,16 @@ static void plan_records(struct plan *p, const struct want *wants, size_t nw, js
 		size_t no = 0, k;
 		json_t *rec;
 		json_array_foreach(records, k, rec) {
-			if (strcasecmp(do_api_str(rec, "name"), w->name) ||
-			    strcmp(do_api_str(rec, "type"), w->type))
+			if (strcasecmp(do_api_str(rec, "name"), w->name))
+				continue;
+			/* A CNAME cannot be beside an address record: it is in the way. */
+			if (!strcmp(do_api_str(rec, "type"), "CNAME") &&
+			    (!strcmp(w->type, "A") || !strcmp(w->type, "AAAA"))) {
+				if (no < ELEMENTSOF(other))
+					other[no++] = rec;
+				continue;
+			}
+			if (strcmp(do_api_str(rec, "type"), w->type))
 				continue;
 			if (record_matches(rec, w, domain)) {
 				if (!match)
@@ -375,15 +387,14 @@ static void plan_records(struct plan *p, const struct want *wants, size_t nw, js
 				plan_add(p, ACT_CONFLICT, w, other[j]);
 			continue;
 		}
-		size_t first = 0;
-		if (!match && no) {
-			plan_add(p, ACT_UPDATE, w, other[0]);
-			first = 1;
-		} else if (!match) {
-			plan_add(p, ACT_CREATE, w, NULL);
-		}
-		for (size_t j = first; j < no; j++)
+		/* Deletes first: a CNAME must be gone before an A is made. */
+		bool update = !match && no && strcmp(do_api_str(other[0], "type"), "CNAME");
+		for (size_t j = update ? 1 : 0; j < no; j++)
 			plan_add(p, ACT_DELETE, w, other[j]);
+		if (update)
+			plan_add(p, ACT_UPDATE, w, other[0]);
+		else if (!match)
+			plan_add(p, ACT_CREATE, w, NULL);
 	}
 }
 
@@ -400,7 +411,7 @@ static void print_plan(FILE *f, const struct plan *p, const char *domain, bool d
 	for (size_t i = 0; i < p->n; i++) {
 		const struct step *s = &p->v[i];
 		_cleanup_free_ char *name = fqdn(s->w ? s->w->name : do_api_str(s->rec, "name"), domain);
-		const char *type = s->w ? s->w->type : do_api_str(s->rec, "type");
+		const char *type = s->rec && s->act != ACT_UPDATE ? do_api_str(s->rec, "type") : s->w->type;
 		_cleanup_free_ char *data = NULL;
 		if (s->act == ACT_CREATE || s->act == ACT_UPDATE)
 			data = want_data_text(s->w);
@@ -423,7 +434,8 @@ static json_t *plan_json(const struct plan *p, const char *domain, bool done)
 						    ? want_data_text(s->w) : record_data_text(s->rec);
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "action",
 				      (done && s->done) ? act_done[s->act] : act_now[s->act], "name", name,
-				      "fqdn", fq, "type", s->w ? s->w->type : do_api_str(s->rec, "type"),
+				      "fqdn", fq, "type",
+				      s->rec && s->act != ACT_UPDATE ? do_api_str(s->rec, "type") : s->w->type,
 				      "data", data);
 		if (s->id > 0)
 			json_object_set_new(o, "id", json_integer(s->id));
@@ -938,7 +950,7 @@ static void print_conflicts(struct deploy *d, const struct plan *p)
 		_cleanup_free_ char *data = record_data_text(s->rec);
 		_cleanup_free_ char *want = want_data_text(s->w);
 		mk_log_error("record '%s %s %s' (id %lld) points elsewhere, not at %s; deploy does not "
-			     "overwrite it", name, s->w->type, data, s->id, want);
+			     "overwrite it", name, do_api_str(s->rec, "type"), data, s->id, want);
 	}
 	mk_log_error("nothing was changed: delete %s ('doctl compute domain records delete %s ID'), "
 		     "or run again with --replace-records to point %s at this droplet",

@@ -145,18 +145,22 @@ run gone destroy droplet mkmesh-example-org --api-url "$API" --yes
 stop_do
 
 note "a record that points elsewhere: stops before a droplet is made, names it"
-seed conflict '[{"type": "A", "name": "chat", "data": "198.51.100.9"}]'
+seed conflict '[{"type": "A", "name": "chat", "data": "198.51.100.9"}, {"type": "CNAME", "name": "matrix", "data": "www.example.org."}]'
 start_do available conflict
 deploy conflict
 [ "$RC" -eq 1 ] || fail "exit $RC"
 grep -q "record 'chat.example.org A 198.51.100.9' (id [0-9]*) points elsewhere" "$T/conflict.err" || fail "the conflicting record is not named"
+[ "$(grep -c "record 'matrix.example.org CNAME www.example.org' (id [0-9]*) points elsewhere" "$T/conflict.err")" = 1 ] ||
+	fail "the CNAME in the way is not named once"
 grep -q -- "--replace-records" "$T/conflict.err" || fail "the way out is not told"
 [ -z "$(changes)" ] || fail "a conflict changed something: $(changes)"
 
-note "--replace-records: that record is pointed at the droplet (PUT), no duplicates"
+note "--replace-records: the A record is pointed at the droplet (PUT), the CNAME goes, no duplicates"
 deploy replace --replace-records
 [ "$RC" -eq 0 ] || fail "exit $RC"
 [ "$(do_state 's.requests.filter(r=>r.method==="PUT").length')" = 1 ] || fail "not one PUT"
+[ "$(do_state 's.requests.filter(r=>r.method==="DELETE").length')" = 1 ] || fail "not one DELETE (the CNAME)"
+grep -q "deleted  matrix.example.org           CNAME www.example.org" "$T/replace.out" || fail "the CNAME delete is not shown"
 grep -q "updated  chat.example.org             A     $D4 (was 198.51.100.9)" "$T/replace.out" || fail "the update is not shown"
 [ "$(zone)" = "$(sorted "$OURS" "$THEIRS")" ] || { zone; fail "the zone is not exactly the records above"; }
 violations

@@ -69,6 +69,24 @@ grep -q "looking whether the record was made before asking again" "$T/lost.err" 
 one_droplet_seven_records
 violations; stop_do
 
+note "Ctrl-C while waiting for the droplet: says what is left; run again finishes it"
+start_do available plain
+set +e
+MKMESH_POLL_SECONDS=30 ./mkmesh deploy droplet --site "$T/site.json" --region tor1 --ssh-key "$T/id_ed25519.pub" \
+	--api-url "$API" </dev/null >"$T/intr.out" 2>"$T/intr.err" &
+pid=$!
+for i in $(seq 100); do grep -q "': new" "$T/intr.err" && break; sleep 0.1; done
+kill -INT $pid; wait $pid; RC=$?
+set -e
+sed 's/^/  stderr: /' "$T/intr.err"
+[ "$RC" -eq 1 ] || fail "exit $RC"
+grep -q "interrupted; droplet 'mkmesh-example-org' (id 3164444) exists: run this again to make its records, or 'mkmesh destroy droplet mkmesh-example-org'" "$T/intr.err" ||
+	fail "what is left is not said"
+deploy resumed
+[ "$RC" -eq 0 ] && grep -q "droplet mkmesh-example-org (id 3164444, tor1, s-2vcpu-4gb): kept" "$T/resumed.out" || fail "the second run did not carry on"
+one_droplet_seven_records
+violations; stop_do
+
 note "images: by name, by id, not available, not in the region, none at all"
 start_do available plain
 deploy byname --image mkmesh-droplet-0.9-amd64 --dry-run
