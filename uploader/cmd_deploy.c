@@ -606,9 +606,10 @@ static int deploy_args(struct deploy *d, int argc, char **argv)
 		}
 	}
 	if (optind >= argc || strcmp(argv[optind], "droplet")) {
+		_cleanup_free_ char *what = optind >= argc ? xstrdup("say what to deploy")
+							   : xasprintf("cannot deploy '%s'", argv[optind]);
 		mk_log_error("%s: only 'mkmesh deploy droplet' exists (a Raspberry Pi is deployed "
-			     "with 'mkmesh flash rpi')",
-			     optind >= argc ? "say what to deploy" : "cannot deploy that");
+			     "with 'mkmesh flash rpi')", what);
 		return 2;
 	}
 	if (++optind < argc) {
