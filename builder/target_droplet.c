@@ -50,7 +50,17 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 	mk_log_info("  installing grub-pc");
 	static const char *const install[] = {"grub-install", "--target=i386-pc", "/dev/sda", NULL};
 	static const char *const update[] = {"update-grub", NULL};
-	if ((rc = disk_command(d, install)) < 0 || (rc = disk_command(d, update)) < 0)
+	rc = disk_command(d, install);
+	if (rc < 0) {
+		/* Seen once here under heavy load: grub-install took /dev/sda for
+		 * another disk than /boot's ("cross-disk install"), as if a device
+		 * node was not there yet. Let udev finish and try once more. */
+		static const char *const settle[] = {"udevadm", "settle", NULL};
+		mk_log_warn("%s; trying grub-install again after udev settles", d->err);
+		disk_command(d, settle);
+		rc = disk_command(d, install);
+	}
+	if (rc < 0 || (rc = disk_command(d, update)) < 0)
 		return rc;
 	if (guestfs_fstrim(g, "/", -1) < 0)
 		return disk_fail(d, "trim the file system");
