@@ -21,6 +21,8 @@
 # journal and leave synapse and nginx off.
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
+echo "services-boot: cjdns and Element are STAND-INS made by the test (their releases cannot be downloaded here)"
+jqe() { jq -e "$@" >/dev/null; }
 D=example.test
 
 # --- stand-ins, served from loopback, and a recipe tree that points at them
@@ -70,8 +72,8 @@ image=$out/mkmesh-droplet-test-amd64.raw.gz
 manifest=$out/mkmesh-droplet-test-amd64.manifest.json
 check "manifest lists the layers" \
 	test "$(jq -r '[.layers[].name] | sort | join(",")' "$manifest")" = "base,cjdns,matrix,riot,web,yggdrasil"
-check "manifest lists matrix-synapse, postgresql, nginx, yggdrasil" \
-	jq -e '[.packages[].name] as $p | all("matrix-synapse", "nginx", "yggdrasil", "certbot"; . as $n | $p | index($n))' "$manifest" >/dev/null
+check "manifest lists matrix-synapse, postgresql, nginx, certbot, yggdrasil" \
+	jqe '[.packages[].name] as $p | all("matrix-synapse", "postgresql", "nginx", "certbot", "yggdrasil"; . as $n | $p | index($n))' "$manifest"
 raw=$work/disk.raw
 unpack_raw "$image" "$raw"
 
@@ -111,18 +113,18 @@ done
 
 p443=$port_one_443
 versions=$(tls one "matrix.$D" "$p443" /_matrix/client/versions)
-check "GET /_matrix/client/versions over TLS through nginx" jq -e '.versions | index("v1.1")' <<<"$versions"
+check "GET /_matrix/client/versions over TLS through nginx" jqe '.versions | index("v1.1")' <<<"$versions"
 server=$(tls one "$D" "$p443" /.well-known/matrix/server)
 check ".well-known/matrix/server is {\"m.server\": \"matrix.$D:443\"} ($server)" \
-	jq -e --arg s "matrix.$D:443" '.["m.server"] == $s' <<<"$server"
+	jqe --arg s "matrix.$D:443" '.["m.server"] == $s' <<<"$server"
 client=$(tls one "$D" "$p443" /.well-known/matrix/client)
 check ".well-known/matrix/client names https://matrix.$D ($client)" \
-	jq -e --arg u "https://matrix.$D" '.["m.homeserver"].base_url == $u' <<<"$client"
+	jqe --arg u "https://matrix.$D" '.["m.homeserver"].base_url == $u' <<<"$client"
 fed=$(curl -sk --max-time 30 --resolve "matrix.$D:$port_one_8448:127.0.0.1" "https://matrix.$D:$port_one_8448/_matrix/federation/v1/version")
-check "federation API on port 8448 ($fed)" jq -e '.server.name | test("Synapse")' <<<"$fed"
+check "federation API on port 8448 ($fed)" jqe '.server.name | test("Synapse")' <<<"$fed"
 config=$(tls one "chat.$D" "$p443" /config.json)
 check "chat.$D/config.json has base_url https://matrix.$D and server_name $D" \
-	jq -e --arg u "https://matrix.$D" --arg d "$D" '.default_server_config["m.homeserver"] | .base_url == $u and .server_name == $d' <<<"$config"
+	jqe --arg u "https://matrix.$D" --arg d "$D" '.default_server_config["m.homeserver"] | .base_url == $u and .server_name == $d' <<<"$config"
 check "chat.$D serves the (stand-in) Element" bash -c "curl -sk --resolve chat.$D:$p443:127.0.0.1 https://chat.$D:$p443/ | grep -q 'Element'"
 check "h.chat.$D serves Element's config.json too" \
 	bash -c "curl -sk --resolve h.chat.$D:$p443:127.0.0.1 https://h.chat.$D:$p443/config.json | jq -e '.default_server_config' >/dev/null"
