@@ -80,6 +80,13 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 			 "echo \"mkmesh: the site file from the SD card (mkmesh.json) is now /etc/mkmesh/site.json\"'\n"
 			 "StandardOutput=journal+console\n",
 			 0644);
+	/* Started on every boot (a drop-in, as the target's own files are not
+	 * a layer's units to enable), before the site check when it runs. */
+	compose_add_file(in, "etc/systemd/system/multi-user.target.d/50-mkmesh-rpi-site.conf",
+			 "# mkmesh (rpi): take mkmesh.json from the FAT partition on every boot\n"
+			 "[Unit]\n"
+			 "Wants=mkmesh-rpi-site.service\n",
+			 0644);
 	compose_add_file(in, "etc/systemd/system/mkmesh-site.service.d/50-mkmesh-rpi.conf",
 			 "# mkmesh (rpi): a site file dropped onto the FAT partition comes first\n"
 			 "[Unit]\n"
