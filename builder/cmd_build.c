@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"  --mirror URL           Debian mirror instead of the recipe's\n"
 		"  --no-check-valid-until accept an expired Release file (snapshot mirrors)\n"
 		"  --image-version V      version in the file name (default: mkmesh's)\n"
+		"  --compress METHOD      gzip, zstd or xz (.img.xz, through the xz program)\n"
+		"                         instead of the recipe's\n"
 		"  -v, --verbose          show the tools' output\n"
 		"  -q, --quiet            only errors\n"
 		"\n"
@@ -453,7 +455,8 @@ int cmd_build(int argc, char **argv)
 	b.target = argv[optind];
 
 	struct recipe_options ro = {.suite = b.o.suite, .mirror = b.o.mirror, .with = &b.o.with,
-				    .without = &b.o.without, .check_valid_until = b.o.check_valid_until};
+				    .without = &b.o.without, .check_valid_until = b.o.check_valid_until,
+				    .compress = b.o.compress};
 	rc = recipe_load(b.o.recipes, b.target, &ro, &b.recipe, b.err, sizeof(b.err));
 	if (rc < 0) {
 		mk_log_error("%s", b.err);

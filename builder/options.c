@@ -54,7 +54,7 @@ static void set(char **dst, const char *v)
 int build_options_parse(struct build_options *o, int argc, char **argv, void (*usage)(FILE *))
 {
 	enum { O_SUITE = 256, O_WITH, O_WITHOUT, O_RECIPES, O_OUT, O_CACHE, O_ARTIFACTS, O_MIRROR,
-	       O_NO_VALID, O_VERSION };
+	       O_NO_VALID, O_VERSION, O_COMPRESS };
 	static const struct option opts[] = {
 		{"suite", required_argument, NULL, O_SUITE},
 		{"with", required_argument, NULL, O_WITH},
@@ -66,6 +66,7 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 		{"mirror", required_argument, NULL, O_MIRROR},
 		{"no-check-valid-until", no_argument, NULL, O_NO_VALID},
 		{"image-version", required_argument, NULL, O_VERSION},
+		{"compress", required_argument, NULL, O_COMPRESS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -87,6 +88,7 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 		case O_MIRROR: set(&o->mirror, optarg); break;
 		case O_NO_VALID: o->check_valid_until = 0; break;
 		case O_VERSION: set(&o->image_version, optarg); break;
+		case O_COMPRESS: set(&o->compress, optarg); break;
 		case 'v': mk_verbosity = 2; break;
 		case 'q': mk_verbosity = 0; break;
 		case 'h':
@@ -124,6 +126,7 @@ void build_options_release(struct build_options *o)
 	free(o->cache);
 	free(o->artifacts);
 	free(o->image_version);
+	free(o->compress);
 	strv_release(&o->with);
 	strv_release(&o->without);
 }

@@ -8,6 +8,7 @@
 
 struct build_options {
 	char *suite, *mirror, *recipes, *out, *cache, *artifacts, *image_version;
+	char *compress; /* --compress: gzip, zstd or xz instead of the recipe's */
 	struct strv with, without;
 	int check_valid_until; /* -1: as the recipe says */
 };

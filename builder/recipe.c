@@ -838,6 +838,15 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 	}
 	if (opts->check_valid_until >= 0)
 		rec->check_valid_until = opts->check_valid_until;
+	if (opts->compress) {
+		if (!valid_compress(opts->compress)) {
+			snprintf(err, errlen, "--compress %s: not supported (supported: gzip, zstd, xz)",
+				 opts->compress);
+			return -MK_ERR_USAGE;
+		}
+		free(rec->compress);
+		rec->compress = xstrdup(opts->compress);
+	}
 
 	/* Which layers: the defaults, less --without, plus --with. */
 	struct strv wanted = {0}, visiting = {0};

@@ -109,6 +109,7 @@ struct recipe {
 struct recipe_options {
 	const char *suite;      /* overrides the target's */
 	const char *mirror;
+	const char *compress;   /* overrides the target's ("gzip", "zstd", "xz") */
 	const struct strv *with;
 	const struct strv *without;
 	int check_valid_until;  /* -1: the recipe decides */
