@@ -18,7 +18,8 @@
 # address; the firewall drops a port nothing allows; the machines share no
 # secret; the image holds no private key or secret; a site file with a bad
 # domain and one with a missing field are reported on the console and in the
-# journal and leave synapse and nginx off.
+# journal and leave synapse and nginx off; with no site file at all nothing
+# fails and no web service starts.
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
 echo "services-boot: cjdns and Element are STAND-INS made by the test (their releases cannot be downloaded here)"
@@ -240,8 +241,10 @@ jq '.domain = "bad_domain..test"' "$work/site.json" >"$work/site-bad.json"
 jq 'del(.acme_email)' "$work/site.json" >"$work/site-missing.json"
 boot_with bad "$raw" 8G 1536 --site "$work/site-bad.json"
 boot_with miss "$raw" 8G 1536 --site "$work/site-missing.json"
+boot_with none "$raw" 8G 1536
 check "machine bad answers on SSH" wait_ssh bad 900
 check "machine miss answers on SSH" wait_ssh miss 600
+check "machine none (no site file) answers on SSH" wait_ssh none 600
 for m in bad miss; do
 	case $m in
 	bad) want="domain: 'bad_domain..test' is not a lower-case DNS name" ;;
@@ -263,5 +266,17 @@ for m in bad miss; do
 	st=$(vm "$m" mkmesh-status)
 	check "$m: mkmesh-status says the site file is not valid" grep -q 'NOT VALID' <<<"$st"
 done
+
+# --- no site file at all: a mesh node, nothing failed, no web services
+vm none 'systemctl is-system-running --wait' >/dev/null
+failed=$(vm none systemctl --failed --plain --no-legend)
+check "none: no failed units (${failed:-none})" test -z "$failed"
+for u in matrix-synapse nginx; do
+	state=$(vm none systemctl is-active "$u.service")
+	check "none: $u is not running ($state)" test "$state" != active
+done
+check "none: cjdns runs" vm none systemctl -q is-active cjdns.service
+st=$(vm none mkmesh-status)
+check "none: mkmesh-status says there is no site file" grep -q 'site: *none' <<<"$st"
 
 echo "services-boot: $checks checks passed in $((SECONDS - t0)) s (cjdns and Element were stand-ins)"
