@@ -153,6 +153,33 @@ void strv_release(struct strv *s)
 	*s = (struct strv){0};
 }
 
+const char *mk_getenv2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+	if ((!v || !*v) && b)
+		v = getenv(b);
+	return v && *v ? v : NULL;
+}
+
+double mk_env_seconds(const char *name, double def)
+{
+	const char *v = getenv(name);
+	double d = v && *v ? atof(v) : 0;
+	return d > 0 ? d : def;
+}
+
+void mk_scrub(char *s, const char *secret)
+{
+	if (!s || !secret || strlen(secret) < 4)
+		return;
+	size_t n = strlen(secret), m = n < 8 ? n : 8;
+	char *p;
+	while ((p = strstr(s, secret))) {
+		memcpy(p, "REDACTED", m);
+		memmove(p + m, p + n, strlen(p + n) + 1);
+	}
+}
+
 double mk_now(void)
 {
 	struct timespec ts;

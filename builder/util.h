@@ -73,6 +73,15 @@ void strv_sort(struct strv *s);
 void strv_split(struct strv *s, const char *list, const char *seps);
 void strv_release(struct strv *s);
 
+/* The value of environment variable A, or else of B (may be NULL); NULL
+ * when neither is set or both are empty. */
+const char *mk_getenv2(const char *a, const char *b);
+/* A positive number of seconds from the environment, or DEF. */
+double mk_env_seconds(const char *name, double def);
+/* Replaces every occurrence of SECRET in S (in place) so that a server's
+ * message that echoes a credential never reaches the output. */
+void mk_scrub(char *s, const char *secret);
+
 /* Seconds since an arbitrary start, for stage timings. */
 double mk_now(void);
 

@@ -128,28 +128,6 @@ static void destroy_usage(FILE *f)
 
 /* ---- signals, callbacks, messages ---- */
 
-static void on_interrupt(int sig)
-{
-	mk_interrupted = sig;
-	http_abort = 1;
-}
-
-static void catch_signals(struct sigaction old[3])
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESETHAND};
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
-		sigaction(sigs[i], &sa, &old[i]);
-}
-
-static void restore_signals(struct sigaction old[3])
-{
-	sigaction(SIGINT, &old[0], NULL);
-	sigaction(SIGTERM, &old[1], NULL);
-	sigaction(SIGHUP, &old[2], NULL);
-}
-
 static void debug_cb(void *userdata, const char *line)
 {
 	(void)userdata;
@@ -160,34 +138,6 @@ static void notice_cb(void *userdata, const char *line)
 {
 	(void)userdata;
 	mk_log_info("%s", line);
-}
-
-static const char *env2(const char *a, const char *b)
-{
-	const char *v = getenv(a);
-	if ((!v || !*v) && b)
-		v = getenv(b);
-	return v && *v ? v : NULL;
-}
-
-static double env_seconds(const char *name, double def)
-{
-	const char *v = getenv(name);
-	double d = v && *v ? atof(v) : 0;
-	return d > 0 ? d : def;
-}
-
-/* Replace every occurrence of SECRET in S (in place). */
-static void scrub(char *s, const char *secret)
-{
-	if (!s || !secret || strlen(secret) < 4)
-		return;
-	size_t n = strlen(secret), m = n < 8 ? n : 8;
-	char *p;
-	while ((p = strstr(s, secret))) {
-		memcpy(p, "REDACTED", m);
-		memmove(p + m, p + n, strlen(p + n) + 1);
-	}
 }
 
 /* What both commands share: the API, the secrets to keep out of messages. */
@@ -203,8 +153,8 @@ static int api_fail(struct ctx *c, int r, const char *what)
 		mk_log_error("%s: interrupted", what);
 		return r;
 	}
-	scrub(c->err, c->token);
-	scrub(c->err, c->site_token);
+	mk_scrub(c->err, c->token);
+	mk_scrub(c->err, c->site_token);
 	mk_log_error("%s: %s%s", what, c->err,
 		     r == -MK_ERR_NETWORK ? "; check --api-url and the network, then run the command "
 					    "again (it carries on where it stopped)"
@@ -635,14 +585,14 @@ static int deploy_args(struct deploy *d, int argc, char **argv)
 		d->size = DEFAULT_SIZE;
 	if (!d->tags.n)
 		strv_push(&d->tags, DEFAULT_TAG);
-	d->c.token = env2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	d->c.token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
 	if (!d->c.token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: make a token (control panel, API > Tokens) "
 			     "with access to droplets, images, tags and domains, and export it");
 		return 2;
 	}
 	if (!d->api_url)
-		d->api_url = env2("MKMESH_DO_API_URL", NULL);
+		d->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
 	if (!d->api_url)
 		d->api_url = DEFAULT_API_URL;
 	return -1;
@@ -800,7 +750,7 @@ static int create_droplet(struct deploy *d)
 		}
 		if (!may_have_happened(&d->c, r) || attempt >= CREATE_TRIES)
 			return api_fail(&d->c, r, "creating the droplet failed");
-		scrub(d->c.err, d->c.token);
+		mk_scrub(d->c.err, d->c.token);
 		mk_log_info("%s; looking whether the droplet was made before asking again", d->c.err);
 		if (http_sleep(http_backoff(attempt, NULL), false) < 0)
 			return -MK_ERR_INTERRUPTED;
@@ -817,8 +767,8 @@ static int create_droplet(struct deploy *d)
 /* Until the droplet is active and has its public addresses. */
 static int wait_active(struct deploy *d)
 {
-	double poll = env_seconds("MKMESH_POLL_SECONDS", 5);
-	double timeout = env_seconds("MKMESH_DEPLOY_TIMEOUT", 600);
+	double poll = mk_env_seconds("MKMESH_POLL_SECONDS", 5);
+	double timeout = mk_env_seconds("MKMESH_DEPLOY_TIMEOUT", 600);
 	double deadline = mk_now() + timeout;
 	long long id = do_api_int(d->droplet, "id");
 	char last[32] = "";
@@ -1150,10 +1100,10 @@ int cmd_deploy(int argc, char **argv)
 		return ret;
 	}
 	struct sigaction old[3];
-	catch_signals(old);
+	http_catch_signals(old);
 	ret = deploy_run(&d);
 	fflush(stdout);
-	restore_signals(old);
+	http_restore_signals(old);
 	deploy_release(&d);
 	return ret;
 }
@@ -1249,13 +1199,13 @@ static int destroy_args(struct destroy *x, int argc, char **argv)
 		mk_log_error("--domain '%s' is not a lower-case DNS name like example.org", x->domain);
 		return 2;
 	}
-	x->c.token = env2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	x->c.token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
 	if (!x->c.token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: export the token 'mkmesh deploy' used");
 		return 2;
 	}
 	if (!x->api_url)
-		x->api_url = env2("MKMESH_DO_API_URL", NULL);
+		x->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
 	if (!x->api_url)
 		x->api_url = DEFAULT_API_URL;
 	return -1;
@@ -1498,10 +1448,10 @@ int cmd_destroy(int argc, char **argv)
 		return ret;
 	}
 	struct sigaction old[3];
-	catch_signals(old);
+	http_catch_signals(old);
 	ret = destroy_run(&x);
 	fflush(stdout);
-	restore_signals(old);
+	http_restore_signals(old);
 	destroy_release(&x);
 	return ret;
 }

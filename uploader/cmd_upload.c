@@ -70,22 +70,6 @@ static void usage(FILE *f)
 
 /* ---- Ctrl-C: stop transfers, then clean up normally ---- */
 
-static void on_interrupt(int sig)
-{
-	mk_interrupted = sig;
-	http_abort = 1;
-}
-
-static void catch_signals(struct sigaction old[3])
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	/* SA_RESETHAND: a second Ctrl-C during clean-up ends the program. */
-	struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESETHAND};
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
-		sigaction(sigs[i], &sa, &old[i]);
-}
-
 /* ---- callbacks from the library code ---- */
 
 static void debug_cb(void *userdata, const char *line)
@@ -143,34 +127,6 @@ static char *newest_image(const char *dir)
 	return best;
 }
 
-static const char *env2(const char *a, const char *b)
-{
-	const char *v = getenv(a);
-	if ((!v || !*v) && b)
-		v = getenv(b);
-	return v && *v ? v : NULL;
-}
-
-static double env_seconds(const char *name, double def)
-{
-	const char *v = getenv(name);
-	double d = v && *v ? atof(v) : 0;
-	return d > 0 ? d : def;
-}
-
-/* Remove every occurrence of SECRET from S (in place), for messages from servers. */
-static void scrub(char *s, const char *secret)
-{
-	if (!s || !secret || strlen(secret) < 4)
-		return;
-	char *p;
-	size_t n = strlen(secret);
-	while ((p = strstr(s, secret))) {
-		memcpy(p, "REDACTED", n < 8 ? n : 8);
-		memmove(p + (n < 8 ? n : 8), p + n, strlen(p + n) + 1);
-	}
-}
-
 struct upload {
 	/* options */
 	const char *image, *space, *region, *name, *out_dir, *api_url, *endpoint;
@@ -201,8 +157,8 @@ static void upload_release(struct upload *u)
 static void report(struct upload *u, int r, const char *what)
 {
 	_cleanup_free_ char *msg = s3_redact_url(u->err);
-	scrub(msg, u->token);
-	scrub(msg, u->secret_key);
+	mk_scrub(msg, u->token);
+	mk_scrub(msg, u->secret_key);
 	const char *hint = "";
 	if (r == -MK_ERR_NETWORK)
 		hint = "; check the URL and the network, then run the command again";
@@ -279,8 +235,8 @@ static int do_import(struct upload *u, json_t **image_out)
 	u->image_id = do_api_int(img, "id");
 	mk_log_info("importing as image %lld '%s' in '%s'", u->image_id, u->name, u->region);
 
-	double poll = env_seconds("MKMESH_POLL_SECONDS", 5);
-	double deadline = mk_now() + env_seconds("MKMESH_IMPORT_TIMEOUT", 3600);
+	double poll = mk_env_seconds("MKMESH_POLL_SECONDS", 5);
+	double deadline = mk_now() + mk_env_seconds("MKMESH_IMPORT_TIMEOUT", 3600);
 	char last[32] = "";
 	for (;;) {
 		const char *status = do_api_str(img, "status");
@@ -294,7 +250,7 @@ static int do_import(struct upload *u, json_t **image_out)
 		}
 		if (!strcmp(status, "deleted") || !strcmp(status, "retired")) {
 			_cleanup_free_ char *m = s3_redact_url(do_api_str(img, "error_message"));
-			scrub(m, u->token);
+			mk_scrub(m, u->token);
 			mk_log_error("DigitalOcean could not import image %lld '%s': %s", u->image_id,
 				     u->name, *m ? m : "(no error_message given)");
 			mk_log_error("the image must be raw, qcow2, vhdx, vdi or vmdk, compressed with "
@@ -305,7 +261,7 @@ static int do_import(struct upload *u, json_t **image_out)
 		if (mk_now() > deadline) {
 			mk_log_error("image %lld is still '%s' after %.0f s; look at it in the control "
 				     "panel, or raise MKMESH_IMPORT_TIMEOUT",
-				     u->image_id, status, env_seconds("MKMESH_IMPORT_TIMEOUT", 3600));
+				     u->image_id, status, mk_env_seconds("MKMESH_IMPORT_TIMEOUT", 3600));
 			json_decref(img);
 			return -ETIMEDOUT;
 		}
@@ -347,8 +303,8 @@ static int do_transfers(struct upload *u, json_t *regions_done)
 		n++;
 		json_decref(a);
 	}
-	double poll = env_seconds("MKMESH_POLL_SECONDS", 5);
-	double deadline = mk_now() + env_seconds("MKMESH_IMPORT_TIMEOUT", 3600);
+	double poll = mk_env_seconds("MKMESH_POLL_SECONDS", 5);
+	double deadline = mk_now() + mk_env_seconds("MKMESH_IMPORT_TIMEOUT", 3600);
 	size_t left = n;
 	while (r == 0 && left) {
 		if (http_sleep(poll, false) < 0) {
@@ -383,7 +339,7 @@ static int do_transfers(struct upload *u, json_t *regions_done)
 		if (r == 0 && left && mk_now() > deadline) {
 			mk_log_error("copies of image %lld are not done after %.0f s; they go on at "
 				     "DigitalOcean, look at them in the control panel",
-				     u->image_id, env_seconds("MKMESH_IMPORT_TIMEOUT", 3600));
+				     u->image_id, mk_env_seconds("MKMESH_IMPORT_TIMEOUT", 3600));
 			r = -ETIMEDOUT;
 		}
 	}
@@ -454,9 +410,9 @@ static int parse_args(struct upload *u, int argc, char **argv)
 			     "--region nyc3'", !u->space ? "--space" : "--region");
 		return 2;
 	}
-	u->token = env2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
-	u->access_key = env2("SPACES_ACCESS_KEY_ID", NULL);
-	u->secret_key = env2("SPACES_SECRET_ACCESS_KEY", NULL);
+	u->token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	u->access_key = mk_getenv2("SPACES_ACCESS_KEY_ID", NULL);
+	u->secret_key = mk_getenv2("SPACES_SECRET_ACCESS_KEY", NULL);
 	if (!u->token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: make a token with image read/write "
 			     "scope (control panel, API > Tokens) and export it");
@@ -469,11 +425,11 @@ static int parse_args(struct upload *u, int argc, char **argv)
 		return 2;
 	}
 	if (!u->api_url)
-		u->api_url = env2("MKMESH_DO_API_URL", NULL);
+		u->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
 	if (!u->api_url)
 		u->api_url = DEFAULT_API_URL;
 	if (!u->endpoint)
-		u->endpoint = env2("MKMESH_SPACES_ENDPOINT", NULL);
+		u->endpoint = mk_getenv2("MKMESH_SPACES_ENDPOINT", NULL);
 	return -1;
 }
 
@@ -532,7 +488,7 @@ int cmd_upload(int argc, char **argv)
 	u.api->notice = notice_cb;
 
 	struct sigaction old[3];
-	catch_signals(old);
+	http_catch_signals(old);
 
 	json_t *image = NULL;
 	json_t *regions_done = json_array();
@@ -598,8 +554,6 @@ int cmd_upload(int argc, char **argv)
 	json_decref(image);
 	json_decref(regions_done);
 	upload_release(&u);
-	sigaction(SIGINT, &old[0], NULL);
-	sigaction(SIGTERM, &old[1], NULL);
-	sigaction(SIGHUP, &old[2], NULL);
+	http_restore_signals(old);
 	return r == 0 ? 0 : 1;
 }

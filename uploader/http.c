@@ -16,6 +16,29 @@
 
 volatile sig_atomic_t http_abort;
 
+static const int caught[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_interrupt(int sig)
+{
+	mk_interrupted = sig;
+	http_abort = 1;
+}
+
+void http_catch_signals(struct sigaction old[3])
+{
+	/* SA_RESETHAND: a second Ctrl-C during clean-up ends the program. */
+	struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESETHAND};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < 3; i++)
+		sigaction(caught[i], &sa, &old[i]);
+}
+
+void http_restore_signals(const struct sigaction old[3])
+{
+	for (size_t i = 0; i < 3; i++)
+		sigaction(caught[i], &old[i], NULL);
+}
+
 void http_response_release(struct http_response *r)
 {
 	if (!r)

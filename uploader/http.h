@@ -15,6 +15,12 @@
 /* Set (from a signal handler) to stop transfers and waits soon. */
 extern volatile sig_atomic_t http_abort;
 
+/* Ctrl-C (SIGINT, SIGTERM, SIGHUP) sets http_abort and mk_interrupted, so
+ * transfers stop and the command cleans up normally; a second one ends the
+ * program. OLD keeps the handlers to put back. */
+void http_catch_signals(struct sigaction old[3]);
+void http_restore_signals(const struct sigaction old[3]);
+
 struct http_response {
 	long status;
 	char *body;
