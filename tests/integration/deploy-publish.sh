@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# The machine's publisher of its mesh names (overlays/base/usr/lib/mkmesh/
+# The machine's publisher of its mesh names (overlays/cjdns/usr/lib/mkmesh/
 # publish-mesh-dns), run on the host against the DigitalOcean API fixture
 # with the site file and the cjdns address given by environment: without a
 # token it prints the records; with one it makes h.matrix and h.chat AAAA +
@@ -10,7 +10,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/fixtures/deploy-lib.sh
 set -e
-PUB=$ROOT/overlays/base/usr/lib/mkmesh/publish-mesh-dns
+PUB=$ROOT/overlays/cjdns/usr/lib/mkmesh/publish-mesh-dns
 A1=fc12:3456:789a::1 A2=fc98:7654:3210::2
 
 THEIRS="@ A 198.51.100.1

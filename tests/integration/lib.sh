@@ -113,10 +113,12 @@ wait_ssh() {
 
 # --- services (tests/integration/services-*.sh) ---
 
-# seed_site NAME SITE_JSON: like seed, with SITE_JSON written to
-# /etc/mkmesh/site.json by cloud-init's write_files, as a user would.
+# seed_site NAME SITE_JSON [GUESTPATH=HOSTFILE]...: like seed, with SITE_JSON
+# written to /etc/mkmesh/site.json (and each HOSTFILE to its GUESTPATH, mode
+# 0600) by cloud-init's write_files, as a user would.
 seed_site() {
-	local name=$1 site=$2 dir=$work/seed-$1
+	local name=$1 site=$2 dir=$work/seed-$1 f
+	shift 2
 	ssh_key
 	mkdir -p "$dir"
 	cat >"$dir/meta-data" <<-EOF
@@ -134,19 +136,30 @@ seed_site() {
 		    encoding: b64
 		    content: $(base64 -w0 "$site")
 	EOF
+	for f in "$@"; do # GUESTPATH=HOSTFILE, root-only like the site file
+		cat >>"$dir/user-data" <<-EOF
+			  - path: ${f%%=*}
+			    owner: root:root
+			    permissions: '0600'
+			    encoding: b64
+			    content: $(base64 -w0 "${f#*=}")
+		EOF
+	done
 	genisoimage -quiet -output "$work/seed-$name.iso" -volid cidata -joliet -rock \
 		"$dir/user-data" "$dir/meta-data"
 }
 
-# boot_with NAME RAW SIZE MEM [--site FILE] [--fwd GUESTPORT]...: boot, with a
-# site file in the seed and more forwarded TCP ports; sets port_NAME (SSH)
-# and port_NAME_GUESTPORT for each --fwd.
+# boot_with NAME RAW SIZE MEM [--site FILE [--file GUESTPATH=HOSTFILE]...]
+# [--fwd GUESTPORT]...: boot, with a site file (and more files) in the seed and
+# more forwarded TCP ports; sets port_NAME (SSH) and port_NAME_GUESTPORT for
+# each --fwd.
 boot_with() {
-	local name=$1 raw=$2 size=$3 mem=$4 site= fwd= p hp
+	local name=$1 raw=$2 size=$3 mem=$4 site= fwd= p hp files=()
 	shift 4
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--site) site=$2; shift 2 ;;
+		--file) files+=("$2"); shift 2 ;;
 		--fwd)
 			hp=$(free_port)
 			fwd="$fwd,hostfwd=tcp:127.0.0.1:$hp-:$2"
@@ -157,7 +170,7 @@ boot_with() {
 	done
 	p=$(free_port)
 	qemu-img create -q -f qcow2 -b "$raw" -F raw "$work/$name.qcow2" "$size"
-	if [ -n "$site" ]; then seed_site "$name" "$site"; else seed "$name"; fi
+	if [ -n "$site" ]; then seed_site "$name" "$site" "${files[@]}"; else seed "$name"; fi
 	qemu-system-x86_64 -accel tcg -m "$mem" -smp 1 -display none -nodefaults \
 		-drive file="$work/$name.qcow2",if=virtio,format=qcow2 \
 		-drive file="$work/seed-$name.iso",if=virtio,format=raw,readonly=on \

@@ -19,7 +19,11 @@
 # secret; the image holds no private key or secret; a site file with a bad
 # domain and one with a missing field are reported on the console and in the
 # journal and leave synapse and nginx off; with no site file at all nothing
-# fails and no web service starts.
+# fails and no web service starts. Mesh names: machine one (no token) prints
+# the records to add; machine two (a token in its site file, the DigitalOcean
+# API fixture reached at QEMU's host address 10.0.2.2) makes h.matrix and
+# h.chat (AAAA to its cjdns address, CAA) and leaves the domain's other
+# records alone; after a reboot there is no duplicate.
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
 echo "services-boot: cjdns and Element are STAND-INS made by the test (their releases cannot be downloaded here)"
@@ -78,7 +82,26 @@ check "manifest lists matrix-synapse, postgresql, nginx, certbot, yggdrasil" \
 raw=$work/disk.raw
 unpack_raw "$image" "$raw"
 
-# --- two machines with a site file for example.test
+# --- the DigitalOcean API fixture (every request checked against the
+# OpenAPI spec) with the domain and a record that is not the machine's
+spec=${MKMESH_SHARED_DIR:-$top/../shared}/do-openapi/specification
+[ -d "$top/tests/node/node_modules/ajv" ] || skip "the API fixture's modules are missing ('make test-deps')"
+[ -d "$spec" ] || skip "the DigitalOcean OpenAPI spec is not at $spec"
+site_token=dop_v1_$(openssl rand -hex 32)
+echo "{\"domains\": {\"$D\": [{\"type\": \"A\", \"name\": \"www\", \"data\": \"198.51.100.7\"}]}}" >"$work/do-seed.json"
+node "$top/tests/fixtures/do-api/server.js" --port-file "$work/do.port" --state "$work/do.json" \
+	--token "$site_token" --spec "$spec" --seed "$work/do-seed.json" >"$work/do.log" 2>&1 &
+vm_pids+=($!)
+for _ in $(seq 100); do [ -s "$work/do.port" ] && break; sleep 0.1; done
+[ -s "$work/do.port" ] || { cat "$work/do.log"; die "the DigitalOcean API fixture did not start"; }
+# QEMU's user network reaches the host's loopback at 10.0.2.2.
+echo "MKMESH_DO_API_URL=http://10.0.2.2:$(cat "$work/do.port")" >"$work/publish.env"
+do_state() { node -e "const s=require(process.argv[1]); console.log($1)" "$work/do.json"; }
+zone() { # the records as sorted "name TYPE data" lines
+	do_state "Object.values(s.domains['$D'].records).map(r=>[r.name,r.type,r.type==='CAA'?[r.flags,r.tag,r.data].join(' '):r.data].join(' ')).sort().join('\\n')"
+}
+
+# --- two machines with a site file for example.test; two has a token
 cat >"$work/site.json" <<EOF_SITE
 {
   "domain": "$D",
@@ -87,9 +110,11 @@ cat >"$work/site.json" <<EOF_SITE
   "registration": "closed"
 }
 EOF_SITE
+jq --arg t "$site_token" '.digitalocean_token = $t | .tls = "self-signed"' "$work/site.json" >"$work/site-token.json"
 tv=$SECONDS
 boot_with one "$raw" 8G 2048 --site "$work/site.json" --fwd 443 --fwd 8448 --fwd 9999
-boot_with two "$raw" 8G 2048 --site "$work/site.json" --fwd 443
+boot_with two "$raw" 8G 2048 --site "$work/site-token.json" \
+	--file /etc/default/mkmesh-publish-mesh-dns="$work/publish.env" --fwd 443
 check "machine one answers on SSH" wait_ssh one 900
 check "machine two answers on SSH" wait_ssh two 600
 echo "ssh up: $((SECONDS - tv)) s after boot"
@@ -197,6 +222,38 @@ vm one 'sudo systemd-run --quiet --unit=mkmesh-probe python3 -m http.server 9999
 wait_for one 60 "a listener on 9999 inside the machine" vm one python3 -c "'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:9999/\", timeout=5)'"
 check "the firewall drops port 9999 from outside, though something listens" \
 	bash -c "! curl -s --max-time 15 -o /dev/null http://127.0.0.1:$port_one_9999/"
+
+# --- mesh names in DNS
+vm one 'systemctl is-system-running --wait' >/dev/null
+pub=$(vm one sudo journalctl -b -u mkmesh-publish-mesh-dns.service --no-pager)
+addr_one=$(sed -nE 's/^cjdns: +(fc[0-9a-f:]+).*/\1/p' <<<"$status")
+check "one (no token): the records to add are in the journal ($addr_one)" \
+	bash -c "grep -q 'h.matrix.$D.  AAAA  $addr_one' <<<\"\$0\" && grep -q 'doctl compute domain records create $D' <<<\"\$0\"" "$pub"
+vm two 'systemctl is-system-running --wait' >/dev/null
+addr_two=$(vm two mkmesh-status | sed -nE 's/^cjdns: +(fc[0-9a-f:]+).*/\1/p')
+want=$(printf '%s\n' "h.chat AAAA $addr_two" "h.chat CAA 0 issue letsencrypt.org" \
+	"h.matrix AAAA $addr_two" "h.matrix CAA 0 issue letsencrypt.org" "www A 198.51.100.7" | sort)
+check "two: the publisher ran and succeeded" vm two systemctl -q is-active mkmesh-publish-mesh-dns.service
+z=$(zone)
+check "two: h.matrix and h.chat point at its cjdns address $addr_two, www is left alone ($(tr '\n' ';' <<<"$z"))" \
+	test "$z" = "$want"
+creates=$(do_state "s.requests.filter(r=>r.method==='POST').length")
+check "two: 4 records created ($creates)" test "$creates" = 4
+check "every request matched the OpenAPI spec" \
+	node -e 'const s=require(process.argv[1]); if (s.violations.length) { console.error(s.violations.join("\n")); process.exit(1) }' "$work/do.json"
+boot1=$(vm two cat /proc/sys/kernel/random/boot_id)
+vm two 'sudo systemctl reboot' >/dev/null 2>&1 || true
+rebooted() { local b; b=$(vm two cat /proc/sys/kernel/random/boot_id 2>/dev/null) && [ -n "$b" ] && [ "$b" != "$boot1" ]; }
+wait_for two 600 "up again after a reboot" rebooted
+vm two 'systemctl is-system-running --wait' >/dev/null
+check "two: the publisher ran again after the reboot" vm two systemctl -q is-active mkmesh-publish-mesh-dns.service
+z=$(zone)
+check "two: after the reboot the same records, no duplicate ($(tr '\n' ';' <<<"$z"))" test "$z" = "$want"
+changed=$(do_state "s.requests.filter(r=>r.method!=='GET').length")
+check "two: the second boot changed nothing ($changed changing requests in all)" test "$changed" = 4
+journal_two=$(vm two sudo journalctl -b --no-pager)
+check "the token is in neither two's journal nor its console" \
+	bash -c '! grep -qF "$0" - "$2" <<<"$1"' "$site_token" "$journal_two" "$work/two.console"
 
 # --- the two machines share no secret
 fp() { vm "$1" sudo sh -c "'$2'" | sha256sum | cut -d' ' -f1; }
