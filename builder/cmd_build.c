@@ -201,7 +201,9 @@ static void add_build_files(struct build *b)
 
 /* Bump when what the base disk holds changes. */
 #define DISK_FORMAT "mkmesh-disk-1"
-#define DISKS_KEEP 2
+/* Per target: the base-only and full variants, on two suites, used in turn
+ * by the tests, would otherwise push each other out. */
+#define DISKS_KEEP 4
 
 /*
  * The disk with the packages on it, partitioned, with the bootloader: made
@@ -215,8 +217,9 @@ static int cached_base_disk(struct build *b)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	fprintf(f, "%s\n%s\n%s\n%llu\n%s\n%s\n%s\n%lld\n", DISK_FORMAT, b->rootfs.key, r->kind,
+	fprintf(f, "%s\n%s\n%s\n%llu\n%s\n%s\n%s\n%llu\n%s\n%lld\n", DISK_FORMAT, b->rootfs.key, r->kind,
 		(unsigned long long)r->disk.size, r->disk.table, r->disk.root_fs, r->disk.root_label,
+		(unsigned long long)r->disk.firmware_size, r->disk.firmware_label ? r->disk.firmware_label : "",
 		(long long)b->compose.base_source_date_epoch);
 	for (size_t i = 0; i < b->compose.n_files; i++)
 		if (b->compose.files[i].base)

@@ -183,6 +183,27 @@ static int check_firmware(struct disk *d, const struct recipe *r)
 	return ok ? 0 : -MK_ERR_RECIPE;
 }
 
+/* The root file system at /, the FAT partition at /boot/firmware. */
+static int mount_both(struct disk *d)
+{
+	if (guestfs_mount(d->g, "/dev/sda2", "/") < 0)
+		return disk_fail(d, "mount the root file system");
+	/* FAT has no owners or modes: "quiet" lets tar's chown and chmod pass. */
+	if (guestfs_mkdir_p(d->g, "/boot/firmware") < 0 ||
+	    guestfs_mount_options(d->g, "quiet,umask=0022", "/dev/sda1", "/boot/firmware") < 0)
+		return disk_fail(d, "mount the firmware partition at /boot/firmware");
+	return 0;
+}
+
+static int trim_and_unmount(struct disk *d)
+{
+	if (guestfs_fstrim(d->g, "/boot/firmware", -1) < 0 || guestfs_fstrim(d->g, "/", -1) < 0)
+		return disk_fail(d, "trim the file systems");
+	if (guestfs_umount_all(d->g) < 0)
+		return disk_fail(d, "unmount");
+	return 0;
+}
+
 static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in,
 			 struct compose_result *res)
 {
@@ -232,22 +253,29 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 			   GUESTFS_MKE2FS_LABEL, r->disk.root_label, GUESTFS_MKE2FS_UUID, uuid,
 			   GUESTFS_MKE2FS_BLOCKSIZE, 4096, -1) < 0)
 		return disk_fail(d, "make the root file system");
-	if (guestfs_mount(g, "/dev/sda2", "/") < 0)
-		return disk_fail(d, "mount the root file system");
-	/* FAT has no owners or modes: "quiet" lets tar's chown and chmod pass. */
-	if (guestfs_mkdir_p(g, "/boot/firmware") < 0 ||
-	    guestfs_mount_options(g, "quiet,umask=0022", "/dev/sda1", "/boot/firmware") < 0)
-		return disk_fail(d, "mount the firmware partition at /boot/firmware");
+	if ((rc = mount_both(d)) < 0)
+		return rc;
 	mk_log_info("  unpacking the tree into the image (boot/firmware onto the FAT partition)");
 	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
 		return rc;
 	if ((rc = check_firmware(d, r)) < 0)
 		return rc;
-	if (guestfs_fstrim(g, "/boot/firmware", -1) < 0 || guestfs_fstrim(g, "/", -1) < 0)
-		return disk_fail(d, "trim the file systems");
-	if (guestfs_umount_all(g) < 0)
-		return disk_fail(d, "unmount");
-	return 0;
+	return trim_and_unmount(d);
+}
+
+/* The layers' files on a copy of the cached disk: both partitions, as a
+ * layer may put files on the firmware partition too. */
+static int rpi_finish(struct disk *d, const struct recipe *r, const struct compose_input *in,
+		      struct compose_result *res)
+{
+	int rc;
+	(void)r;
+	if ((rc = mount_both(d)) < 0)
+		return rc;
+	mk_log_info("  adding the layers' files");
+	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
+		return rc;
+	return trim_and_unmount(d);
 }
 
 const struct mk_target target_rpi = {
@@ -256,4 +284,5 @@ const struct mk_target target_rpi = {
 	.bmap = true,
 	.add_files = rpi_add_files,
 	.make_disk = rpi_make_disk,
+	.finish = rpi_finish,
 };
