@@ -181,6 +181,24 @@ boot_with() {
 	printf -v "port_$name" '%s' "$p"
 }
 
+# no_failed_units NAME [LABEL]: once boot has finished, no unit failed; when
+# one did, its status and journal go to the log, so a failure seen once under
+# load can be understood afterwards.
+no_failed_units() {
+	local name=$1 label=${2:-$1: } state failed u
+	state=$(vm "$name" systemctl is-system-running --wait)
+	failed=$(vm "$name" systemctl --failed --plain --no-legend | awk '{ print $1 }')
+	if [ -n "$failed" ]; then
+		for u in $failed; do
+			echo "--- $name: $u ---" >&2
+			vm "$name" sudo systemctl status --no-pager -l "$u" >&2
+			vm "$name" sudo journalctl -b --no-pager -u "$u" >&2
+		done
+		console_tail "$name" 100
+	fi
+	check "${label}no failed units (state '$state'; failed: $(echo ${failed:-none}))" test -z "$failed"
+}
+
 # console_tail NAME [LINES]: the end of a machine's serial console, for failures.
 console_tail() {
 	echo "--- console of $1 (last ${2:-60} lines) ---" >&2

@@ -90,9 +90,7 @@ check "/boot/firmware is readable by root only (the seed may hold secrets)" \
 	"$(vm pi sudo stat -c %a /boot/firmware/user-data)"
 size=$(vm pi df -B1 --output=size / | tail -n 1)
 check "root file system grown to the 4 GiB card ($size bytes)" test "$size" -gt $((3 * 1024 * 1024 * 1024))
-state=$(vm pi systemctl is-system-running --wait)
-failed=$(vm pi systemctl --failed --plain --no-legend)
-check "no failed units (state '$state'; failed: ${failed:-none})" test -z "$failed"
+no_failed_units pi ""
 check "root login over SSH is refused" \
 	bash -c "! ssh -q -i '$work/id' -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes root@127.0.0.1 true"
 echo "boot test took $((SECONDS - start)) s after the build"

@@ -131,9 +131,7 @@ for m in one two; do
 	echo "$m: services up $((SECONDS - tv)) s after boot"
 done
 for m in one two; do
-	vm "$m" 'systemctl is-system-running --wait' >/dev/null
-	failed=$(vm "$m" systemctl --failed --plain --no-legend)
-	check "$m: no failed units (${failed:-none})" test -z "$failed"
+	no_failed_units "$m"
 	wait_for "$m" 600 "the first admin made" vm "$m" test -e /var/lib/mkmesh/matrix-admin.done
 done
 
@@ -325,9 +323,7 @@ for m in bad miss; do
 done
 
 # --- no site file at all: a mesh node, nothing failed, no web services
-vm none 'systemctl is-system-running --wait' >/dev/null
-failed=$(vm none systemctl --failed --plain --no-legend)
-check "none: no failed units (${failed:-none})" test -z "$failed"
+no_failed_units none
 for u in matrix-synapse nginx; do
 	state=$(vm none systemctl is-active "$u.service")
 	check "none: $u is not running ($state)" test "$state" != active

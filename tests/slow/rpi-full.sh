@@ -117,9 +117,7 @@ check ".well-known/matrix/server ($server)" jq -e --arg s "matrix.$D:443" '.["m.
 config=$(tls "chat.$D" /config.json)
 check "chat.$D/config.json points at https://matrix.$D" \
 	jq -e --arg u "https://matrix.$D" '.default_server_config["m.homeserver"].base_url == $u' <<<"$config"
-vm pi 'systemctl is-system-running --wait' >/dev/null
-failed=$(vm pi systemctl --failed --plain --no-legend)
-check "no failed units (${failed:-none})" test -z "$failed"
+no_failed_units pi ""
 status=$(vm pi mkmesh-status)
 echo "$status"
 check "mkmesh-status: a cjdns address in fc00::/8" grep -Eq '^cjdns: +fc[0-9a-f]{2}:' <<<"$status"
