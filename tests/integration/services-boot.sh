@@ -310,7 +310,7 @@ for m in bad miss; do
 	check "$m: the console says: $want" grep -q "$want" "$work/$m.console"
 	journal=$(vm "$m" sudo journalctl -b -p crit -u mkmesh-site.service --no-pager)
 	check "$m: the journal has it at priority crit" grep -q "$want" <<<"$journal"
-	failed=$(vm "$m" systemctl --failed --plain --no-legend | awk '{ print $1 }' | tr '\n' ' ')
+	failed=$(failed_units "$m" mkmesh-site.service | tr '\n' ' ')
 	check "$m: only mkmesh-site.service failed ($failed)" test "$failed" = "mkmesh-site.service "
 	for u in matrix-synapse nginx mkmesh-matrix mkmesh-web; do
 		state=$(vm "$m" systemctl is-active "$u.service")

@@ -98,7 +98,7 @@ tv=$SECONDS
 qemu-system-aarch64 -M virt -cpu cortex-a57 -accel tcg,thread=multi -smp 2 -m 3072 \
 	-display none -nodefaults -no-reboot \
 	-kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-	-append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0" \
+	-append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 systemd.show_status=1" \
 	-drive file="$card",if=virtio,format=raw \
 	-netdev user,id=n0,hostfwd=tcp:127.0.0.1:"$port_pi"-:22,hostfwd=tcp:127.0.0.1:"$p443"-:443 \
 	-device virtio-net-pci,netdev=n0 \
