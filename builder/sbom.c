@@ -83,7 +83,9 @@ static char *map_id(const char *t)
 
 char *sbom_spdx_license(const char *dep5)
 {
-	if (!dep5 || !*dep5)
+	/* "A or B, and C" is (A or B) and C in Debian's files, which SPDX's
+	 * precedence would read otherwise: not guessed at either. */
+	if (!dep5 || !*dep5 || strchr(dep5, ','))
 		return NULL;
 	char *out = NULL;
 	size_t len = 0;
@@ -93,7 +95,7 @@ char *sbom_spdx_license(const char *dep5)
 	if (!f)
 		abort();
 	for (const char *p = dep5; *p && ok;) {
-		if (*p == ' ' || *p == ',') {
+		if (*p == ' ') {
 			p++;
 			continue;
 		}
