@@ -400,7 +400,7 @@ static json_t *manifest_json(const struct build *b)
 		const struct rootfs_package *q = provenance_of(b, p);
 		/* Fields the build could not learn are left out, not guessed. */
 		json_array_append_new(packages,
-				      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "name", p->name,
+				      json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s*, s:s*}", "name", p->name,
 						"version", p->version, "arch", p->arch, "source",
 						q ? q->source : NULL, "sha256", q ? q->sha256 : NULL, "url",
 						q ? q->url : NULL, "license", p->license));
