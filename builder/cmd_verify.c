@@ -122,14 +122,21 @@ static const char *find_key(const char *given, char *buf, size_t len)
 	return DEFAULT_KEY;
 }
 
-/* The last non-empty line of what a program printed, for a one-line message. */
-static void last_line(char *text, char *out, size_t len)
+/* What a program printed, on one line, for a one-line message. */
+static void one_line(char *text, char *out, size_t len)
 {
-	char *best = NULL;
-	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-		if (l[strspn(l, " \t\r")])
-			best = l;
-	snprintf(out, len, "%s", best ? best : "no output");
+	size_t w = 0;
+	out[0] = '\0';
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (!l[strspn(l, " \t\r")])
+			continue;
+		int n = snprintf(out + w, len - w, "%s%s", w ? " " : "", l);
+		if (n < 0 || (size_t)n >= len - w)
+			break;
+		w += (size_t)n;
+	}
+	if (!w)
+		snprintf(out, len, "no output");
 }
 
 static void check_signature(struct verify *v, const char *key)
@@ -168,7 +175,7 @@ static void check_signature(struct verify *v, const char *key)
 	char line[512], none[1] = "";
 	if (out >= 0)
 		mk_read_file(proc, &said, NULL);
-	last_line(said ? said : none, line, sizeof(line));
+	one_line(said ? said : none, line, sizeof(line));
 	fail(v, "%s: not a good signature of SHA256SUMS by the key '%s' (minisign: %s)", sig, key, line);
 }
 
