@@ -164,6 +164,11 @@ static int stage_rootfs(struct build *b)
 			      sizeof(b->err));
 	if (rc < 0)
 		return rc;
+	/* Where each package came from, for the manifest and the SBOM. */
+	rc = rootfs_packages_load(b->rootfs.packages_path, &b->provenance, &b->n_provenance, b->err,
+				  sizeof(b->err));
+	if (rc < 0)
+		return rc;
 	stage_end(b, b->rootfs.cached ? "from the cache" : "cached for the next build");
 	return 0;
 }
