@@ -117,7 +117,9 @@ rm "$work/swapped/SHA256SUMS.sig"
 minisign -S -s "$work/test.key" -m "$work/swapped/SHA256SUMS" -x "$work/swapped/SHA256SUMS.sig" >/dev/null
 check "verify fails on a manifest that names another image, naming both" \
 	fails_with "$work/swapped" "$work/test.pub" "$r.manifest.json: names the image '$d.raw.gz', not its own"
-check "... and that is the only failure" grep -q ": 1 check failed" "$work/v.err"
+check "... and the SBOM beside it disagrees with it; nothing else fails" \
+	bash -c "grep -q '$r.spdx.json: the image.s SHA256 is .*, its manifest says' '$work/v.err' &&
+		grep -q ': 2 checks failed' '$work/v.err'"
 
 check "the placeholder release key is refused with a clear message" \
 	fails_with "$dir" "$top/keys/mkmesh-release.pub" "is a placeholder, not the release key"
