@@ -70,6 +70,12 @@ bench: deps
 	$(MAKE) mkmesh
 	@tests/bench.sh
 
+# Both images, SHA256SUMS and its minisign signature in images/release-VERSION
+# (scripts/release.sh says which variables it reads: MKMESH_SIGNING_KEY, ...).
+.PHONY: release
+release: mkmesh
+	@VERSION='$(VERSION)' scripts/release.sh
+
 clean:
 	rm -rf $(B) mkmesh
 

@@ -18,6 +18,7 @@
 #include "output.h"
 #include "recipe.h"
 #include "rootfs.h"
+#include "sbom.h"
 #include "target.h"
 
 static void usage(FILE *f)
@@ -27,7 +28,8 @@ static void usage(FILE *f)
 		"\n"
 		"Builds a disk image for TARGET ('mkmesh list' shows them): a Debian root file\n"
 		"system made by mmdebstrap, the layers' files, a partitioned disk with a\n"
-		"bootloader, compressed into the output directory with a manifest and SHA256SUMS.\n"
+		"bootloader, compressed into the output directory with a manifest (packages with\n"
+		"their source, .deb sha256, URL and license), an SPDX 2.3 SBOM and SHA256SUMS.\n"
 		"Nothing instance-specific is in the image: keys and secrets are made on first boot.\n"
 		"\n"
 		"options:\n"
@@ -71,7 +73,9 @@ struct build {
 	struct compose_result composed;
 	json_t *artifacts;
 	char *raw;
-	struct output_file image, manifest;
+	struct rootfs_package *provenance; /* from the rootfs cache's .packages.tsv */
+	size_t n_provenance;
+	struct output_file image, manifest, sbom;
 	struct output_file bmap; /* only for targets that flash (handler->bmap) */
 };
 
@@ -158,6 +162,11 @@ static int stage_rootfs(struct build *b)
 	mk_mkdir_p(logdir, 0755);
 	int rc = rootfs_build(b->recipe, &b->downloads, b->o.cache, log, &b->rootfs, b->err,
 			      sizeof(b->err));
+	if (rc < 0)
+		return rc;
+	/* Where each package came from, for the manifest and the SBOM. */
+	rc = rootfs_packages_load(b->rootfs.packages_path, &b->provenance, &b->n_provenance, b->err,
+				  sizeof(b->err));
 	if (rc < 0)
 		return rc;
 	stage_end(b, b->rootfs.cached ? "from the cache" : "cached for the next build");
@@ -373,6 +382,17 @@ static int stage_output(struct build *b)
 	return 0;
 }
 
+static const struct rootfs_package *provenance_of(const struct build *b,
+						   const struct compose_package *p)
+{
+	for (size_t i = 0; i < b->n_provenance; i++) {
+		const struct rootfs_package *q = &b->provenance[i];
+		if (!strcmp(q->name, p->name) && !strcmp(q->arch, p->arch) && !strcmp(q->version, p->version))
+			return q;
+	}
+	return NULL;
+}
+
 static json_t *manifest_json(const struct build *b)
 {
 	const struct recipe *r = b->recipe;
@@ -385,8 +405,13 @@ static json_t *manifest_json(const struct build *b)
 							"description", r->layers[i]->description));
 	for (size_t i = 0; i < b->composed.n_packages; i++) {
 		const struct compose_package *p = &b->composed.packages[i];
-		json_array_append_new(packages, json_pack("{s:s, s:s, s:s}", "name", p->name, "version",
-							  p->version, "arch", p->arch));
+		const struct rootfs_package *q = provenance_of(b, p);
+		/* Fields the build could not learn are left out, not guessed. */
+		json_array_append_new(packages,
+				      json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s*, s:s*}", "name", p->name,
+						"version", p->version, "arch", p->arch, "source",
+						q ? q->source : NULL, "sha256", q ? q->sha256 : NULL, "url",
+						q ? q->url : NULL, "license", p->license));
 	}
 	const char *base = strrchr(b->image.path, '/');
 	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:O, s:{s:s, s:s, s:I, s:I, s:s, s:s}}",
@@ -406,16 +431,29 @@ static int stage_manifest(struct build *b)
 	char *dot = strstr(name, b->handler->suffix);
 	*dot = '\0';
 	_cleanup_free_ char *dest = xasprintf("%s/%s.manifest.json", b->o.out, name);
+	_cleanup_free_ char *sbom_dest = xasprintf("%s/%s.spdx.json", b->o.out, name);
 	json_t *m = manifest_json(b);
 	int rc = output_write_json(dest, m, &b->manifest, b->err, sizeof(b->err));
+	if (rc == 0) {
+		char serr[256];
+		json_t *doc = sbom_from_manifest(m, serr, sizeof(serr));
+		if (!doc) {
+			snprintf(b->err, sizeof(b->err), "cannot make the SBOM '%s': %s", sbom_dest, serr);
+			rc = -EINVAL;
+		} else {
+			rc = output_write_json(sbom_dest, doc, &b->sbom, b->err, sizeof(b->err));
+			json_decref(doc);
+		}
+	}
 	json_decref(m);
-	if (rc < 0)
-		return rc;
-	struct output_file files[] = {b->image, b->manifest, b->bmap};
-	rc = output_update_sums(b->o.out, files, ELEMENTSOF(files) - !b->bmap.path, b->err,
-				sizeof(b->err));
+	/* SHA256SUMS: image, manifest, SBOM, and the block map when there is one. */
+	struct output_file files[] = {b->image, b->manifest, b->sbom, b->bmap};
+	if (rc == 0)
+		rc = output_update_sums(b->o.out, files, ELEMENTSOF(files) - !b->bmap.path, b->err,
+					sizeof(b->err));
 	if (rc < 0) {
 		unlink(dest);
+		unlink(sbom_dest);
 		return rc;
 	}
 	mk_temp_forget(b->image.path);
@@ -439,7 +477,9 @@ static void build_release(struct build *b)
 	json_decref(b->artifacts);
 	free(b->image.path);
 	free(b->manifest.path);
+	free(b->sbom.path);
 	free(b->bmap.path);
+	rootfs_packages_free(b->provenance, b->n_provenance);
 	recipe_free(b->recipe);
 	build_options_release(&b->o);
 }
@@ -530,6 +570,7 @@ int cmd_build(int argc, char **argv)
 	printf("%s\n%s\n", b.image.path, b.manifest.path);
 	if (b.bmap.path)
 		printf("%s\n", b.bmap.path);
+	printf("%s\n", b.sbom.path);
 	build_release(&b);
 	return 0;
 }

@@ -8,6 +8,7 @@ int cmd_build(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);

@@ -36,6 +36,8 @@ struct state {
 	struct strv units;         /* units to enable */
 	char **unit_text;          /* unit file text from the rootfs, by index in units */
 	char *dpkg_status;
+	struct strv doc_pkgs, doc_licenses; /* from usr/share/doc/PKG/copyright */
+	struct strv doc_links, doc_targets; /* usr/share/doc/PKG -> OTHER */
 	struct compose_result *res;
 	char *err;
 	size_t errlen;
@@ -308,13 +310,60 @@ static int unit_index(const struct state *s, const char *path)
 	return -1;
 }
 
+/* "usr/share/doc/PKG/copyright" -> PKG (a new string), else NULL. */
+static char *copyright_package(const char *path)
+{
+	if (strncmp(path, "usr/share/doc/", 14) != 0)
+		return NULL;
+	const char *pkg = path + 14, *slash = strchr(pkg, '/');
+	if (!slash || slash == pkg || strcmp(slash, "/copyright") != 0)
+		return NULL;
+	return strndup(pkg, (size_t)(slash - pkg));
+}
+
+/* Where a package's documentation is another's (a symlinked
+ * usr/share/doc/PKG, or PKG/copyright), so its licenses are too. */
+static void note_doc_link(struct state *s, const char *path, const char *target)
+{
+	_cleanup_free_ char *pkg = copyright_package(path);
+	if (!target)
+		return;
+	if (!pkg && !strncmp(path, "usr/share/doc/", 14) && !strchr(path + 14, '/') && path[14])
+		pkg = xstrdup(path + 14);
+	if (!pkg)
+		return;
+	/* "other", "../other/copyright", "/usr/share/doc/other" */
+	_cleanup_free_ char *t = xstrdup(target);
+	size_t tl = strlen(t);
+	if (tl > 10 && !strcmp(t + tl - 10, "/copyright"))
+		t[tl - 10] = '\0';
+	const char *base = strrchr(t, '/') ? strrchr(t, '/') + 1 : t;
+	if (!*base || !strcmp(base, "..") || !strcmp(base, "."))
+		return;
+	strv_push(&s->doc_links, pkg);
+	strv_push(&s->doc_targets, base);
+}
+
+static void note_copyright(struct state *s, const char *path, const char *text)
+{
+	_cleanup_free_ char *pkg = copyright_package(path);
+	char *license = compose_dep5_license(text);
+	if (pkg && license) {
+		strv_push(&s->doc_pkgs, pkg);
+		strv_push_take(&s->doc_licenses, license);
+	} else {
+		free(license);
+	}
+}
+
 /* Keeps what the later passes need from a rootfs entry: the dpkg status
  * (the package list) and the text of units to enable. */
 static int scan_entry(struct state *s, struct archive *in, const char *path, mode_t type)
 {
 	int ui = type == AE_IFREG ? unit_index(s, path) : -1;
 	bool status = !strcmp(path, "var/lib/dpkg/status");
-	if (ui < 0 && !status)
+	_cleanup_free_ char *cpkg = type == AE_IFREG ? copyright_package(path) : NULL;
+	if (ui < 0 && !status && !cpkg)
 		return archive_read_data_skip(in) == ARCHIVE_OK ? 0 : archive_fail(s, in, path);
 	char *text = NULL, buf[1 << 16];
 	size_t len = 0;
@@ -326,6 +375,11 @@ static int scan_entry(struct state *s, struct archive *in, const char *path, mod
 	if (n < 0) {
 		free(text);
 		return archive_fail(s, in, path);
+	}
+	if (cpkg && ui < 0 && !status) {
+		note_copyright(s, path, text);
+		free(text);
+		return 0;
 	}
 	char **slot = status ? &s->dpkg_status : &s->unit_text[ui];
 	free(*slot);
@@ -355,6 +409,8 @@ static int copy_rootfs(struct state *s)
 			npath[--plen] = '\0';
 		if (type == AE_IFDIR)
 			strv_push(&s->rootfs_dirs, npath);
+		if (type == AE_IFLNK)
+			note_doc_link(s, npath, archive_entry_symlink(e));
 		/* A directory the overlays also have stays as the packages made it. */
 		int oi = s->in->part == COMPOSE_ALL ? find_overlay(s, npath) : -1;
 		bool replaced = oi >= 0 && !(type == AE_IFDIR && s->ov[oi].type == S_IFDIR);
@@ -389,9 +445,10 @@ static int copy_rootfs(struct state *s)
 
 		bool keep_status = !strcmp(npath, "var/lib/dpkg/status");
 		int ui = type == AE_IFREG ? unit_index(s, npath) : -1;
+		_cleanup_free_ char *cpkg = type == AE_IFREG ? copyright_package(npath) : NULL;
 		char *captured = NULL;
 		size_t clen = 0;
-		FILE *cap = (keep_status || ui >= 0) ? open_memstream(&captured, &clen) : NULL;
+		FILE *cap = (keep_status || ui >= 0 || cpkg) ? open_memstream(&captured, &clen) : NULL;
 		for (;;) {
 			la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
 			if (n < 0) {
@@ -417,6 +474,9 @@ static int copy_rootfs(struct state *s)
 			if (keep_status) {
 				free(s->dpkg_status);
 				s->dpkg_status = captured;
+			} else if (ui < 0) {
+				note_copyright(s, npath, captured);
+				free(captured);
 			} else {
 				free(s->unit_text[ui]);
 				s->unit_text[ui] = captured;
@@ -601,6 +661,24 @@ static int cmp_pkg(const void *a, const void *b)
 	return strcmp(((const struct compose_package *)a)->name, ((const struct compose_package *)b)->name);
 }
 
+static const char *doc_license(const struct state *s, const char *pkg)
+{
+	for (size_t i = 0; i < s->doc_pkgs.n; i++)
+		if (!strcmp(s->doc_pkgs.v[i], pkg))
+			return s->doc_licenses.v[i];
+	return NULL;
+}
+
+/* The package's own copyright file, or the one its documentation links to. */
+static char *package_license(const struct state *s, const char *pkg)
+{
+	const char *l = doc_license(s, pkg);
+	for (size_t i = 0; !l && i < s->doc_links.n; i++)
+		if (!strcmp(s->doc_links.v[i], pkg))
+			l = doc_license(s, s->doc_targets.v[i]);
+	return l ? xstrdup(l) : NULL;
+}
+
 static void parse_dpkg_status(struct state *s)
 {
 	size_t cap = 0;
@@ -618,7 +696,8 @@ static void parse_dpkg_status(struct state *s)
 					s->res->packages = xrealloc(s->res->packages, cap * sizeof(*s->res->packages));
 				}
 				s->res->packages[s->res->n_packages++] = (struct compose_package){
-					xstrdup(name), xstrdup(version), xstrdup(arch ? arch : "all")};
+					xstrdup(name), xstrdup(version), xstrdup(arch ? arch : "all"),
+					package_license(s, name)};
 			}
 			free(name);
 			free(version);
@@ -697,6 +776,10 @@ out:
 	strv_release(&s.units);
 	strv_release(&s.rootfs_dirs);
 	strv_release(&s.emitted_dirs);
+	strv_release(&s.doc_pkgs);
+	strv_release(&s.doc_licenses);
+	strv_release(&s.doc_links);
+	strv_release(&s.doc_targets);
 	free(s.dpkg_status);
 	return r;
 }
@@ -745,7 +828,88 @@ void compose_result_release(struct compose_result *res)
 		free(res->packages[i].name);
 		free(res->packages[i].version);
 		free(res->packages[i].arch);
+		free(res->packages[i].license);
 	}
 	free(res->packages);
 	*res = (struct compose_result){0};
+}
+
+/* Trims blanks at both ends in place; folds runs of blanks into one. */
+static char *squeeze(char *t)
+{
+	char *w = t, *r = t;
+	bool blank = true;
+	for (; *r; r++) {
+		bool b = *r == ' ' || *r == '\t' || *r == '\r';
+		if (b && blank)
+			continue;
+		*w++ = b ? ' ' : *r;
+		blank = b;
+	}
+	if (w > t && w[-1] == ' ')
+		w--;
+	*w = '\0';
+	return t;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *compose_dep5_license(const char *text)
+{
+	_cleanup_free_ char *copy = xstrdup(text ? text : "");
+	struct strv files_lic = {0}, other_lic = {0};
+	bool header = true, machine = false, has_files = false, fields = false;
+	char *para_lic = NULL;
+
+	/* Paragraphs end at blank lines; continuation lines start with a
+	 * blank. The first paragraph is the header, which says the format. */
+	for (char *line = copy, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		bool end = !next || line[strspn(line, " \t\r")] == '\0';
+		char *colon = strchr(line, ':');
+		if (!end && line[0] != ' ' && line[0] != '\t' && colon) {
+			*colon = '\0';
+			char *value = squeeze(colon + 1);
+			fields = true;
+			if (header && !strcasecmp(line, "Format"))
+				machine = strstr(value, "copyright-format") || strstr(value, "dep5");
+			else if (!strcasecmp(line, "Files"))
+				has_files = true;
+			else if (!strcasecmp(line, "License") && *value)
+				para_lic = value;
+		}
+		if (!end || !fields)
+			continue;
+		struct strv *into = has_files ? &files_lic : &other_lic;
+		if (machine && para_lic && !strv_contains(into, para_lic))
+			strv_push(into, para_lic);
+		if (header && !machine)
+			break;
+		header = has_files = fields = false;
+		para_lic = NULL;
+	}
+	char *out = NULL;
+	/* Without Files paragraphs, the header's License: is the whole package's. */
+	struct strv *use = files_lic.n ? &files_lic : &other_lic;
+	if (machine && use->n) {
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		if (!f)
+			abort();
+		qsort(use->v, use->n, sizeof(char *), cmp_str);
+		for (size_t i = 0; i < use->n; i++) {
+			bool compound = strchr(use->v[i], ' ') != NULL && use->n > 1;
+			fprintf(f, "%s%s%s%s", i ? " AND " : "", compound ? "(" : "", use->v[i],
+				compound ? ")" : "");
+		}
+		fclose(f);
+	}
+	strv_release(&files_lic);
+	strv_release(&other_lic);
+	return out;
 }

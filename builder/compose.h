@@ -49,6 +49,7 @@ struct compose_input {
 
 struct compose_package {
 	char *name, *version, *arch;
+	char *license; /* from a machine-readable copyright file (DEP-5), or NULL */
 };
 
 struct compose_result {
@@ -66,6 +67,11 @@ void compose_result_release(struct compose_result *res);
 /* Writes the merged tar stream to FD. Does not close FD. */
 int compose_run(const struct compose_input *in, int fd, struct compose_result *res, char *err,
 		size_t errlen);
+
+/* The License: short names of a machine-readable (DEP-5) Debian copyright
+ * file, unique, sorted and joined with " AND " ("Expat AND GPL-2+"); NULL
+ * when the file is not machine-readable or names none. */
+char *compose_dep5_license(const char *text);
 
 /* Whether a path of the rootfs is instance state that an image must not
  * carry (exposed for tests). */

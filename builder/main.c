@@ -18,6 +18,7 @@ static const struct mk_command commands[] = {
 	{"fetch", cmd_fetch, "download what a build needs, for building offline"},
 	{"list", cmd_list, "show targets and layers"},
 	{"inspect", cmd_inspect, "show what an image contains, from its manifest"},
+	{"verify", cmd_verify, "check a release directory: signature, sums, manifests, SBOMs"},
 	{"upload", cmd_upload, "upload a droplet image to DigitalOcean as a custom image"},
 	{"flash", cmd_flash, "write an rpi image to an SD card, checked block by block"},
 	{"deploy", cmd_deploy, "create a droplet from the uploaded image, with its DNS records"},

@@ -67,6 +67,12 @@ static char *mmdebstrap_version(void)
 
 static char *join(const struct strv *s, const char *sep);
 
+/* "NAME.tar" -> "NAME.packages.tsv": the provenance of a tarball's packages. */
+static char *packages_path(const char *tar)
+{
+	return xasprintf("%.*s.packages.tsv", (int)(strlen(tar) - 4), tar);
+}
+
 char *rootfs_source_line(const struct recipe *r, const struct recipe_apt_source *s,
 			 const char *signed_by)
 {
@@ -109,6 +115,7 @@ static char *cache_key(const struct recipe *r, const struct artifacts *dl, const
 void rootfs_result_release(struct rootfs_result *res)
 {
 	free(res->tar_path);
+	free(res->packages_path);
 	free(res->key);
 	*res = (struct rootfs_result){0};
 }
@@ -124,6 +131,177 @@ static char *join(const struct strv *s, const char *sep)
 		fprintf(f, "%s%s", i ? sep : "", s->v[i]);
 	fclose(f);
 	return text;
+}
+
+/* "1%3a2.38" -> "1:2.38": apt's file names quote the epoch's colon. */
+static char *unquote(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *w = out;
+	for (size_t i = 0; i < n; i++) {
+		unsigned x;
+		if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%2x", &x) == 1) {
+			*w++ = (char)x;
+			i += 2;
+		} else {
+			*w++ = s[i];
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+struct uri_line {
+	char *key; /* name:arch=version, as asked */
+	char *url, *sha256, *size;
+};
+
+/* One line of `apt-get download --print-uris`:
+ * 'URL' NAME_VERSION_ARCH.deb SIZE SHA256:HEX */
+static bool parse_uri_line(char *line, struct uri_line *u)
+{
+	char *url = line + 1, *end = line[0] == '\'' ? strchr(url, '\'') : NULL;
+	if (!end)
+		return false;
+	*end = '\0';
+	char *save = NULL, *file = strtok_r(end + 1, " ", &save), *size = strtok_r(NULL, " ", &save),
+	     *sum = strtok_r(NULL, " ", &save);
+	if (!file || !size || !sum || strncmp(sum, "SHA256:", 7) != 0)
+		return false;
+	char *u1 = strchr(file, '_'), *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
+	size_t flen = strlen(file);
+	if (!u2 || flen < 4 || strcmp(file + flen - 4, ".deb") != 0)
+		return false;
+	_cleanup_free_ char *version = unquote(u1 + 1, (size_t)(u2 - u1 - 1));
+	u->key = xasprintf("%.*s:%.*s=%s", (int)(u1 - file), file, (int)(flen - 4 - (size_t)(u2 + 1 - file)),
+			   u2 + 1, version);
+	u->url = xstrdup(url);
+	u->size = xstrdup(size);
+	u->sha256 = xstrdup(sum + 7);
+	return true;
+}
+
+char *rootfs_packages_tsv(const char *dpkg, const char *uris)
+{
+	struct uri_line *u = NULL;
+	size_t n_u = 0;
+	_cleanup_free_ char *ucopy = xstrdup(uris ? uris : "");
+	_cleanup_free_ char *dcopy = xstrdup(dpkg ? dpkg : "");
+	char *save = NULL, *text = NULL;
+	size_t len = 0;
+
+	for (char *line = strtok_r(ucopy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct uri_line one;
+		if (!parse_uri_line(line, &one))
+			continue;
+		u = xrealloc(u, (n_u + 1) * sizeof(*u));
+		u[n_u++] = one;
+	}
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	fputs("# name\tversion\tarch\tsource\tsha256\tsize\turl\n", f);
+	save = NULL;
+	for (char *line = strtok_r(dcopy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* db:Status-Abbrev, Package, Version, Architecture, source:Package */
+		char *field[5], *p = line;
+		size_t nf = 0;
+		while (nf < ELEMENTSOF(field) && p) {
+			field[nf++] = p;
+			if ((p = strchr(p, '\t')))
+				*p++ = '\0';
+		}
+		if (nf < 5 || strncmp(field[0], "ii", 2) != 0)
+			continue;
+		_cleanup_free_ char *key = xasprintf("%s:%s=%s", field[1], field[3], field[2]);
+		const struct uri_line *hit = NULL;
+		for (size_t i = 0; i < n_u && !hit; i++)
+			if (!strcmp(u[i].key, key))
+				hit = &u[i];
+		fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", field[1], field[2], field[3],
+			*field[4] ? field[4] : field[1], hit ? hit->sha256 : "", hit ? hit->size : "",
+			hit ? hit->url : "");
+	}
+	fclose(f);
+	for (size_t i = 0; i < n_u; i++) {
+		free(u[i].key);
+		free(u[i].url);
+		free(u[i].sha256);
+		free(u[i].size);
+	}
+	free(u);
+	return text;
+}
+
+/* Joins what the hook wrote into TAR's .packages.tsv. */
+static int write_packages(const char *dpkg_path, const char *uris_path, const char *tar, char *err,
+			  size_t errlen)
+{
+	_cleanup_free_ char *dpkg = NULL, *uris = NULL;
+	_cleanup_free_ char *dest = packages_path(tar);
+	int rc = mk_read_file(dpkg_path, &dpkg, NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "mmdebstrap's hook wrote no package list '%s': %s", dpkg_path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (mk_read_file(uris_path, &uris, NULL) < 0)
+		mk_log_warn("apt gave no download locations for the packages; the manifest will lack them");
+	_cleanup_free_ char *tsv = rootfs_packages_tsv(dpkg, uris);
+	if ((rc = mk_write_file_atomic(dest, tsv, strlen(tsv), 0644)) < 0)
+		snprintf(err, errlen, "cannot write '%s': %s", dest, strerror(-rc));
+	return rc;
+}
+
+void rootfs_packages_free(struct rootfs_package *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].name);
+		free(p[i].version);
+		free(p[i].arch);
+		free(p[i].source);
+		free(p[i].sha256);
+		free(p[i].url);
+	}
+	free(p);
+}
+
+int rootfs_packages_load(const char *path, struct rootfs_package **out, size_t *n_out, char *err,
+			 size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	struct rootfs_package *p = NULL;
+	size_t n = 0, lineno = 0;
+	char *save = NULL;
+	int rc = mk_read_file(path, &text, NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the package provenance '%s': %s", path, strerror(-rc));
+		return rc;
+	}
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *field[7], *q = line;
+		size_t nf = 0;
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		while (nf < ELEMENTSOF(field) && q) {
+			field[nf++] = q;
+			if ((q = strchr(q, '\t')))
+				*q++ = '\0';
+		}
+		if (nf != ELEMENTSOF(field)) {
+			snprintf(err, errlen, "%s:%zu: expected 7 fields separated by tabs", path, lineno);
+			rootfs_packages_free(p, n);
+			return -EINVAL;
+		}
+		p = xrealloc(p, (n + 1) * sizeof(*p));
+		p[n++] = (struct rootfs_package){
+			.name = xstrdup(field[0]), .version = xstrdup(field[1]), .arch = xstrdup(field[2]),
+			.source = xstrdup(field[3]), .sha256 = *field[4] ? xstrdup(field[4]) : NULL,
+			.size = strtoull(field[5], NULL, 10), .url = *field[6] ? xstrdup(field[6]) : NULL};
+	}
+	*out = p;
+	*n_out = n;
+	return 0;
 }
 
 /* Runs mmdebstrap into TAR (via a temporary name). The apt archive cache goes
@@ -159,6 +337,20 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 	strv_push(&argv, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
 	strv_push_take(&argv, xasprintf("--setup-hook=sync-in '%s' /var/cache/apt/archives/", aptdir));
 	strv_push_take(&argv, xasprintf("--customize-hook=sync-out /var/cache/apt/archives '%s'", aptdir));
+	/* Where each package came from, asked of dpkg and apt before
+	 * mmdebstrap's cleanup removes the lists. Host tools read the
+	 * chroot's databases, so a foreign architecture costs no emulation.
+	 * One package apt cannot place must not hide the others. */
+	strv_push_take(&argv, xasprintf(
+		"--customize-hook=dpkg-query --admindir=\"$1\"/var/lib/dpkg -W "
+		"-f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\n' "
+		">'%s.dpkg' && "
+		"sed -n 's/^ii *\\t\\([^\\t]*\\)\\t\\([^\\t]*\\)\\t\\([^\\t]*\\)\\t.*/\\1:\\3=\\2/p' "
+		"'%s.dpkg' >'%s.want' && export APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" && "
+		"{ xargs -r apt-get download --print-uris <'%s.want' >'%s.uris' 2>/dev/null || "
+		"while read -r p; do apt-get download --print-uris \"$p\" || true; done "
+		"<'%s.want' >'%s.uris'; }",
+		tmp, tmp, tmp, tmp, tmp, tmp, tmp));
 	/* The recipe's setup files are in place before dpkg runs; where a
 	 * package ships one as a conffile, ours is kept (without a prompt). */
 	for (size_t i = 0; i < r->setup_paths.n; i++) {
@@ -188,21 +380,57 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 		strv_push_take(&argv, rootfs_source_line(r, dl->keys[i].source, NULL));
 
 	mk_log_debug("rootfs: running mmdebstrap, log in '%s'", log_path);
+	static const char *const side[] = {"dpkg", "want", "uris"};
+	char *side_path[ELEMENTSOF(side)];
+	for (size_t i = 0; i < ELEMENTSOF(side); i++) {
+		side_path[i] = xasprintf("%s.%s", tmp, side[i]);
+		mk_temp_register(side_path[i]);
+	}
 	mk_temp_register(tmp);
 	rc = mk_run(argv.v, mk_verbosity >= 2 ? -1 : log, &status);
 	strv_release(&argv);
-	if (rc == 0 && rename(tmp, tar) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot rename '%s': %s", tmp, strerror(errno));
-	} else if (rc < 0) {
+	if (rc < 0) {
 		if (mk_interrupted)
 			rc = -MK_ERR_INTERRUPTED;
 		snprintf(err, errlen, "mmdebstrap failed (exit %d); its log is '%s'", status, log_path);
+	} else if ((rc = write_packages(side_path[0], side_path[2], tar, err, errlen)) < 0) {
+		/* err says what; the provenance goes in first, so that a
+		 * tarball in the cache always has it */
+	} else if (rename(tmp, tar) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot rename '%s': %s", tmp, strerror(errno));
+	}
+	for (size_t i = 0; i < ELEMENTSOF(side); i++) {
+		unlink(side_path[i]);
+		mk_temp_forget(side_path[i]);
+		free(side_path[i]);
 	}
 	if (rc < 0)
 		unlink(tmp);
 	mk_temp_forget(tmp);
 	return rc;
+}
+
+/* The provenance files whose tarball was pruned. */
+static void prune_orphans(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	const char *suffix = ".packages.tsv";
+	size_t sl = strlen(suffix);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l <= sl || strcmp(de->d_name + l - sl, suffix) != 0 || strstr(de->d_name, ".tmp"))
+			continue;
+		_cleanup_free_ char *tar = xasprintf("%s/%.*s.tar", dir, (int)(l - sl), de->d_name);
+		if (!mk_path_exists(tar)) {
+			_cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
+			unlink(p);
+		}
+	}
+	closedir(d);
 }
 
 int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char *cache_dir,
@@ -225,7 +453,14 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 	_cleanup_free_ char *aptdir = xasprintf("%s/apt/%s", cache_dir, r->arch);
 	_cleanup_free_ char *probe = xasprintf("%s/dists/%s/Release", r->mirror, r->suite);
 
-	if (mk_path_exists(tar)) {
+	_cleanup_free_ char *provenance = packages_path(tar);
+	/* A tarball cached before the provenance was recorded is made again:
+	 * its packages' origins cannot be found without the apt lists. */
+	bool have = mk_path_exists(tar);
+	if (have && !mk_path_exists(provenance))
+		mk_log_info("  the cached root file system '%s' has no package provenance; making it again",
+			    tar);
+	if (have && mk_path_exists(provenance)) {
 		utimensat(AT_FDCWD, tar, NULL, 0); /* most recently used */
 		res->cached = true;
 		rc = 0;
@@ -247,11 +482,13 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 		 * not grow without end and one target's builds do not push out
 		 * another's slow tarball. */
 		mk_prune_newest(dir, prefix, ".tar", ROOTFS_KEEP);
+		prune_orphans(dir);
 	}
 	strv_release(&pkgs);
 	if (rc < 0)
 		return rc;
 	res->tar_path = TAKE_PTR(tar);
+	res->packages_path = TAKE_PTR(provenance);
 	res->key = TAKE_PTR(key);
 	return 0;
 }

@@ -10,7 +10,7 @@ build_pkgs="gcc make pkg-config git ca-certificates
   libssl-dev zlib1g-dev
   mmdebstrap uidmap libguestfs0 supermin linux-image-amd64
   gpgv gnupg debian-archive-keyring
-  e2fsprogs dosfstools fdisk"
+  e2fsprogs dosfstools fdisk minisign"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
   curl jq zstd bc python3
   qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils"

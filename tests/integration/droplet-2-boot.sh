@@ -16,11 +16,12 @@ log=$work/build.log
 cat "$log"
 image=$out/mkmesh-droplet-test-amd64.raw.gz
 manifest=$out/mkmesh-droplet-test-amd64.manifest.json
+sbom=$out/mkmesh-droplet-test-amd64.spdx.json
 
-check "build prints the image and manifest paths" \
-	diff <(printf '%s\n%s\n' "$image" "$manifest") "$work/build.out"
-check "SHA256SUMS covers image and manifest" \
-	bash -c "cd '$out' && sha256sum --quiet -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq 2 ]"
+check "build prints the image, manifest and SBOM paths" \
+	diff <(printf '%s\n%s\n%s\n' "$image" "$manifest" "$sbom") "$work/build.out"
+check "SHA256SUMS covers image, manifest and SBOM" \
+	bash -c "cd '$out' && sha256sum --quiet -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq 3 ]"
 check "the image is gzip (DigitalOcean takes gzip or bzip2)" gzip -t "$image"
 check "manifest lists the base layer" \
 	test "$(jq -r '[.layers[].name] | join(",")' "$manifest")" = base
@@ -31,7 +32,7 @@ check "manifest's image hash is the file's" \
 check "inspect verifies the image against its manifest" \
 	bash -c "'$mkmesh' inspect '$image' | grep -q 'matches the manifest'"
 check "no temporary file is left beside the image" \
-	test "$(ls -A "$out" | sort | tr '\n' ' ')" = "SHA256SUMS mkmesh-droplet-test-amd64.manifest.json mkmesh-droplet-test-amd64.raw.gz "
+	test "$(ls -A "$out" | sort | tr '\n' ' ')" = "SHA256SUMS mkmesh-droplet-test-amd64.manifest.json mkmesh-droplet-test-amd64.raw.gz mkmesh-droplet-test-amd64.spdx.json "
 
 raw=$work/disk.raw
 unpack_raw "$image" "$raw"

@@ -23,7 +23,7 @@ start=$SECONDS
 # (for working on the checks); normally the test builds its own.
 if [ -n "${MKMESH_TEST_RPI_OUT:-}" ]; then
 	out=$MKMESH_TEST_RPI_OUT
-	printf '%s\n' "$out"/mkmesh-rpi-test-arm64.{img.zst,manifest.json,img.bmap} >"$work/build.out"
+	printf '%s\n' "$out"/mkmesh-rpi-test-arm64.{img.zst,manifest.json,img.bmap,spdx.json} >"$work/build.out"
 	: >"$log"
 else
 	# The small image: the base layer on trixie (rpi-full in tests/slow has the rest).
@@ -36,11 +36,12 @@ echo "build took $((SECONDS - start)) s"
 image=$out/mkmesh-rpi-test-arm64.img.zst
 manifest=$out/mkmesh-rpi-test-arm64.manifest.json
 bmap=$out/mkmesh-rpi-test-arm64.img.bmap
+sbom=$out/mkmesh-rpi-test-arm64.spdx.json
 
-check "build prints the image, manifest and bmap paths" \
-	diff <(printf '%s\n%s\n%s\n' "$image" "$manifest" "$bmap") "$work/build.out"
-check "SHA256SUMS covers image, manifest and bmap" \
-	bash -c "cd '$out' && sha256sum --quiet -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq 3 ]"
+check "build prints the image, manifest, bmap and SBOM paths" \
+	diff <(printf '%s\n%s\n%s\n%s\n' "$image" "$manifest" "$bmap" "$sbom") "$work/build.out"
+check "SHA256SUMS covers image, manifest, bmap and SBOM" \
+	bash -c "cd '$out' && sha256sum --quiet -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq 4 ]"
 check "the image is zstd" zstd -q -t "$image"
 check "manifest says arm64" test "$(jq -r .arch "$manifest")" = arm64
 

@@ -51,8 +51,8 @@ check "manifest lists every layer" \
 	test "$(jq -r '[.layers[].name] | sort | join(",")' "$manifest")" = "base,cjdns,matrix,riot,web,yggdrasil"
 check "manifest lists matrix-synapse, nginx, yggdrasil, raspi-firmware (arm64)" \
 	jq -e '[.packages[] | select(.arch == "arm64" or .arch == "all") | .name] as $p | all("matrix-synapse", "nginx", "yggdrasil", "raspi-firmware"; . as $n | $p | index($n))' "$manifest" >/dev/null
-check "SHA256SUMS covers image, manifest and bmap" \
-	bash -c "cd '$out' && sha256sum --quiet -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq 3 ]"
+check "SHA256SUMS covers image, manifest, bmap and SBOM" \
+	bash -c "cd '$out' && sha256sum --quiet -c SHA256SUMS && [ \$(wc -l <SHA256SUMS) -eq 4 ]"
 
 card=$work/card.img
 zstd -q -d --sparse "$image" -o "$card"

@@ -377,3 +377,26 @@ TEST(base_then_layers_equals_all)
 	strv_release(&l1.enable);
 	mk_rm_rf(root);
 }
+
+TEST(dep5_licenses)
+{
+	char *l = compose_dep5_license(
+		"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+		"Upstream-Name: foo\n\n"
+		"Files: *\nCopyright: 2020 A\nLicense: GPL-2+\n\n"
+		"Files: lib/*\nCopyright: 2020 B\nLicense: Expat\n\n"
+		"Files: debian/*\nCopyright: 2020 C\nLicense: GPL-2+\n\n"
+		"Files: x/*\nCopyright: 2020 D\nLicense: GPL-2+ or Artistic\n\n"
+		"License: GPL-2+\n This program is free software ...\n .\n On Debian systems ...\n\n"
+		"License: Expat\n Permission is hereby granted ...\n");
+	ASSERT_STREQ(l, "Expat AND GPL-2+ AND (GPL-2+ or Artistic)");
+	free(l);
+	/* without Files paragraphs, the header's License: */
+	l = compose_dep5_license("Format: http://www.debian.org/doc/packaging-manuals/copyright-format/1.0\n"
+				 "License: MIT\n");
+	ASSERT_STREQ(l, "MIT");
+	free(l);
+	/* free-form copyright files are not guessed at */
+	ASSERT_TRUE(compose_dep5_license("This package was debianized by ...\n\nLicense: GPL\n") == NULL);
+	ASSERT_TRUE(compose_dep5_license("") == NULL);
+}
