@@ -93,6 +93,28 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 			 "Wants=mkmesh-rpi-site.service\n"
 			 "After=mkmesh-rpi-site.service\n",
 			 0644);
+	/*
+	 * DHCP on the wired port whenever it shows up. cloud-init writes a
+	 * network config only for a NIC that exists during its local stage; the
+	 * Pi 3's Ethernet is on USB and can come later (so did the virtio NIC in
+	 * our emulated sid boots), and then nothing configured it. networkd
+	 * takes the first matching file, so netplan's (10-netplan-*) win when
+	 * cloud-init or the user wrote one. Wi-Fi is left to network-config.
+	 */
+	compose_add_file(in, "etc/systemd/network/90-mkmesh-rpi-wired.network",
+			 "# mkmesh (rpi): DHCP on the wired port, whenever it appears\n"
+			 "[Match]\n"
+			 "Type=ether\n"
+			 "Name=eth* en*\n"
+			 "\n"
+			 "[Network]\n"
+			 "DHCP=yes\n",
+			 0644);
+	compose_add_file(in, "etc/systemd/system/multi-user.target.d/50-mkmesh-rpi-network.conf",
+			 "# mkmesh (rpi): networkd runs even when netplan generated nothing\n"
+			 "[Unit]\n"
+			 "Wants=systemd-networkd.service\n",
+			 0644);
 }
 
 /*
