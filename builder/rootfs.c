@@ -10,7 +10,7 @@
 
 /* Bump when the way we call mmdebstrap changes, so old caches are not used. */
 #define ROOTFS_FORMAT "mkmesh-rootfs-3"
-#define ROOTFS_KEEP 4 /* cached tarballs kept, newest first */
+#define ROOTFS_KEEP 8 /* per arch and suite, newest first: the tests use several package sets */
 
 const char *rootfs_host_arch(void)
 {
