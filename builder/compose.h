@@ -67,6 +67,9 @@ void compose_result_release(struct compose_result *res);
 int compose_run(const struct compose_input *in, int fd, struct compose_result *res, char *err,
 		size_t errlen);
 
+/* The packages installed in the rootfs tarball TAR (its dpkg status). */
+int compose_rootfs_packages(const char *tar, struct compose_result *res, char *err, size_t errlen);
+
 /* Whether a path of the rootfs is instance state that an image must not
  * carry (exposed for tests). */
 bool compose_is_instance_state(const char *path);

@@ -39,4 +39,22 @@ int disk_command(struct disk *d, const char *const *argv);
 /* A stable UUID derived from the recipe, so rebuilds give the same bytes. */
 void disk_uuid(const char *seed, char out[37]);
 
+/* ext4 allocates blocks when it writes (not later, at a time writeback
+ * picks), so the layout follows the order of the tree; no access times. */
+#define DISK_EXT4_MOUNT_OPTIONS "nodelalloc,noatime"
+
+/* Makes an ext4 (or ext3/ext2) file system on DEV that depends only on its
+ * arguments: directory hash seed derived from UUID, creation time T (0:
+ * now), inode tables zeroed at once, no journal until disk_normalize. */
+int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
+		   const char *uuid, time_t t);
+
+/* On the raw disk, after the appliance is done: the root file system
+ * (partition ROOT_PART) made to depend on the inputs only.
+ * Inode times the kernel set become T (mtimes are clamped to it), inode
+ * generations 0, superblock mount/write records T or cleared, a fresh
+ * journal is added, checksums are rewritten, free blocks become holes. */
+int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, char *err,
+		   size_t errlen);
+
 #endif
