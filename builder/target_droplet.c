@@ -38,8 +38,7 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 	    guestfs_part_add(g, "/dev/sda", "p", 2048, -1) < 0 ||
 	    guestfs_part_set_bootable(g, "/dev/sda", 1, 1) < 0)
 		return disk_fail(d, "partition the disk");
-	if ((rc = target_set_disk_id(d, r)) < 0 ||
-	    (rc = disk_mkfs_ext4(d, "/dev/sda1", r->disk.root_fs, r->disk.root_label, uuid,
+	if ((rc = disk_mkfs_ext4(d, "/dev/sda1", r->disk.root_fs, r->disk.root_label, uuid,
 				 in->part == COMPOSE_BASE ? in->base_source_date_epoch
 							  : in->source_date_epoch)) < 0)
 		return rc;
@@ -67,7 +66,8 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 		return disk_fail(d, "trim the file system");
 	if (guestfs_umount_all(g) < 0)
 		return disk_fail(d, "unmount");
-	return 0;
+	/* Last: writing to the disk makes udev read its partitions again. */
+	return target_set_disk_id(d, r);
 }
 
 /* The layers' files on a copy of the cached disk. */
