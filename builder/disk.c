@@ -242,13 +242,14 @@ int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const ch
 	 * a fixed directory hash seed and creation time, inode tables zeroed
 	 * now (not by a kernel thread at some time), and no journal yet (its
 	 * blocks would keep the build's transactions; disk_normalize adds a
-	 * fresh one at the end). Partitioning and the disk identifier make udev
-	 * create the partition's node again: wait for it, as libguestfs does. */
+	 * fresh one at the end). After parted closes the disk, udev reads the
+	 * partition table again, which removes the partition's node for a
+	 * moment, at a time udevadm settle does not see coming: try again. */
 	_cleanup_free_ char *fake = t > 0 ? xasprintf("E2FSPROGS_FAKE_TIME=%lld ", (long long)t) : xstrdup("");
 	_cleanup_free_ char *cmd = xasprintf(
-		"udevadm settle; i=0; while [ ! -b %s ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "
-		"%smke2fs -q -F -t '%s' -b 4096 -L '%s' -U %s -O ^has_journal "
-		"-E hash_seed=%s,lazy_itable_init=0 %s && echo mkfs-done",
+		"for i in $(seq 100); do udevadm settle; [ -b %s ] && %smke2fs -q -F -t '%s' -b 4096 "
+		"-L '%s' -U %s -O ^has_journal -E hash_seed=%s,lazy_itable_init=0 %s 2>&1 && "
+		"{ echo mkfs-done; break; }; sleep 0.1; done",
 		dev, fake, fstype, label, uuid, seed, dev);
 	char *const argv[] = {cmd, NULL};
 	char *out = guestfs_debug(d->g, "sh", argv);
