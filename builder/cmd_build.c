@@ -513,6 +513,13 @@ static int pin_to_manifest(struct build *b)
 		rc = rebuild_pin_recipe(&b->rb, b->recipe, b->err, sizeof(b->err));
 	if (rc < 0)
 		return rc;
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	if (env && *env && strtoll(env, NULL, 10) != (long long)b->rb.source_date_epoch)
+		mk_log_warn("SOURCE_DATE_EPOCH=%s is ignored: the manifest's, %lld, is used", env,
+			    (long long)b->rb.source_date_epoch);
+	/* For mmdebstrap and what it runs, too. */
+	_cleanup_free_ char *sde = xasprintf("%lld", (long long)b->rb.source_date_epoch);
+	setenv("SOURCE_DATE_EPOCH", sde, 1);
 	free(b->o.image_version);
 	b->o.image_version = xstrdup(b->rb.version);
 	b->image_mirror = b->rb.mirror;

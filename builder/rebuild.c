@@ -159,7 +159,6 @@ int rebuild_layer_options(const struct rebuild *rb, const struct recipe *r, stru
 	for (size_t i = 0; i < r->optional_layers.n; i++)
 		if (!strv_contains(&rb->layers, r->optional_layers.v[i]))
 			strv_push(without, r->optional_layers.v[i]);
-	(void)err, (void)errlen;
 	return 0;
 }
 
@@ -220,7 +219,6 @@ int rebuild_pin_recipe(const struct rebuild *rb, struct recipe *r, char *err, si
 	strv_release(&r->pins);
 	for (size_t i = 0; i < rb->n_packages; i++)
 		strv_push_take(&r->pins, xasprintf("%s=%s", rb->packages[i].name, rb->packages[i].version));
-	(void)errlen;
 	return 0;
 }
 

@@ -93,6 +93,10 @@ static char *cache_key(const struct recipe *r, const struct artifacts *dl, const
 		fprintf(f, "package=%s\n", pkgs->v[i]);
 	for (size_t i = 0; i < r->pins.n; i++)
 		fprintf(f, "pin=%s\n", r->pins.v[i]);
+	/* mmdebstrap, dpkg and the maintainer scripts (shadow's dates) use it. */
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde)
+		fprintf(f, "source-date-epoch=%s\n", sde);
 	for (size_t i = 0; i < dl->n_keys; i++) {
 		_cleanup_free_ char *line = rootfs_source_line(r, dl->keys[i].source, NULL);
 		fprintf(f, "source=%s key=%s\n", line, dl->keys[i].source->key_fingerprint);
@@ -169,6 +173,11 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 		strv_push(&argv, "--setup-hook=mkdir -p \"$1\"/etc/apt/preferences.d");
 		strv_push_take(&argv, xasprintf("--setup-hook=upload '%s' /etc/apt/preferences.d/" PINS_FILE, prefs));
 		strv_push(&argv, "--customize-hook=rm -f \"$1\"/etc/apt/preferences.d/" PINS_FILE);
+		/* A pinned version the mirror lacks stops apt only after the
+		 * essential set is installed; ask apt at once instead. */
+		_cleanup_free_ char *spaced = join(pkgs, " ");
+		strv_push_take(&argv, xasprintf("--extract-hook=APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" "
+						"apt-get --simulate --quiet install %s >/dev/null", spaced));
 	}
 	/* The recipe's setup files are in place before dpkg runs; where a
 	 * package ships one as a conffile, ours is kept (without a prompt). */
