@@ -231,7 +231,7 @@ static void add_build_files(struct build *b)
 }
 
 /* Bump when what the base disk holds changes. */
-#define DISK_FORMAT "mkmesh-disk-2"
+#define DISK_FORMAT "mkmesh-disk-3"
 #define DISKS_KEEP 2
 
 /*
@@ -275,7 +275,9 @@ static int cached_base_disk(struct build *b)
 			rc = b->handler->make_disk(&d, r, &b->compose, &base);
 		int rc2 = disk_close(&d);
 		compose_result_release(&base);
-		if (rc == 0 && (rc = rc2) == 0 && rename(tmp, cached) < 0) {
+		if (rc == 0 && (rc = rc2) == 0)
+			rc = disk_clear_free_inodes(tmp, b->handler->root_part, b->err, sizeof(b->err));
+		if (rc == 0 && rename(tmp, cached) < 0) {
 			rc = -errno;
 			snprintf(b->err, sizeof(b->err), "cannot rename '%s': %s", tmp, strerror(errno));
 		}

@@ -234,30 +234,25 @@ int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const ch
 	char seed[37];
 	_cleanup_free_ char *seed_src = xasprintf("hash_seed %s", uuid);
 	disk_uuid(seed_src, seed);
-	if (strchr(label, '\'') || strchr(fstype, '\'')) {
-		snprintf(d->err, d->errlen, "the label '%s' cannot have a quote", label);
-		return -EINVAL;
-	}
-	/* mke2fs in the appliance, for what libguestfs' mke2fs cannot ask for:
-	 * a fixed directory hash seed and creation time, inode tables zeroed
-	 * now (not by a kernel thread at some time), and no journal yet (its
-	 * blocks would keep the build's transactions; disk_normalize adds a
-	 * fresh one at the end). After parted closes the disk, udev reads the
-	 * partition table again, which removes the partition's node for a
-	 * moment, at a time udevadm settle does not see coming: try again. */
-	_cleanup_free_ char *fake = t > 0 ? xasprintf("E2FSPROGS_FAKE_TIME=%lld ", (long long)t) : xstrdup("");
-	_cleanup_free_ char *cmd = xasprintf(
-		"for i in $(seq 100); do udevadm settle; [ -b %s ] && %smke2fs -q -F -t '%s' -b 4096 "
-		"-L '%s' -U %s -O ^has_journal -E hash_seed=%s,lazy_itable_init=0 %s 2>&1 && "
-		"{ echo mkfs-done; break; }; sleep 0.1; done",
-		dev, fake, fstype, label, uuid, seed, dev);
+	(void)t; /* the times mke2fs writes are set by disk_normalize */
+	/* Inode tables zeroed now (not by a kernel thread at some time), and no
+	 * journal yet: its blocks would keep the build's transactions, and
+	 * jbd2 holds freed blocks back until a commit, whenever that is;
+	 * disk_normalize adds a fresh one at the end. */
+	if (guestfs_mke2fs(d->g, dev, GUESTFS_MKE2FS_FSTYPE, fstype, GUESTFS_MKE2FS_LABEL, label,
+			   GUESTFS_MKE2FS_UUID, uuid, GUESTFS_MKE2FS_BLOCKSIZE, 4096,
+			   GUESTFS_MKE2FS_HASJOURNAL, 0, GUESTFS_MKE2FS_LAZYITABLEINIT, 0, -1) < 0)
+		return disk_fail(d, "make the root file system");
+	/* libguestfs cannot ask for a directory hash seed; the file system is
+	 * empty, so no directory index has used the random one yet. */
+	_cleanup_free_ char *cmd = xasprintf("debugfs -w -R 'ssv hash_seed %s' %s && echo seed-set", seed, dev);
 	char *const argv[] = {cmd, NULL};
 	char *out = guestfs_debug(d->g, "sh", argv);
-	if (!out || !strstr(out, "mkfs-done")) {
+	if (!out || !strstr(out, "seed-set")) {
 		if (out)
-			snprintf(d->err, d->errlen, "make the file system on %s: %s", dev, out);
+			snprintf(d->err, d->errlen, "set the hash seed of %s: %s", dev, out);
 		free(out);
-		return out ? -MK_ERR_GUESTFS : disk_fail(d, "make the file system");
+		return out ? -MK_ERR_GUESTFS : disk_fail(d, "set the hash seed");
 	}
 	free(out);
 	return 0;
@@ -283,8 +278,11 @@ static int ext2_fail(char *err, size_t errlen, const char *what, errcode_t e)
 
 /* Times the kernel set while the tree went in (change and creation times,
  * access times, directories' mtimes touched after tar set them), and the
- * random inode generations; unused inodes' leftovers. */
-static errcode_t normalize_inodes(ext2_filsys fs, time_t t)
+ * random inode generations; unused inodes' leftovers. With ONLY_FREE, just
+ * the leftovers: without a journal, ext4 does not reuse an inode deleted
+ * less than 30 s ago (by its dtime), so a disk used again at once would
+ * number new files otherwise than one used later. */
+static errcode_t normalize_inodes(ext2_filsys fs, time_t t, bool only_free)
 {
 	size_t isz = EXT2_INODE_SIZE(fs->super);
 	_cleanup_free_ struct ext2_inode_large *ino = xcalloc(1, isz);
@@ -302,6 +300,8 @@ static errcode_t normalize_inodes(ext2_filsys fs, time_t t)
 				break;
 			continue;
 		}
+		if (only_free)
+			continue;
 		ino->i_atime = ino->i_ctime = (__u32)t;
 		if ((time_t)ino->i_mtime > t)
 			ino->i_mtime = (__u32)t;
@@ -334,6 +334,28 @@ static int punch_free_blocks(int fd, uint64_t off, ext2_filsys fs)
 	return 0;
 }
 
+int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = open(raw, O_RDONLY | O_CLOEXEC);
+	uint64_t off;
+	ext2_filsys fs = NULL;
+	errcode_t e;
+	if (fd < 0 || mbr_part_offset(fd, root_part, &off) < 0) {
+		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
+		return fd < 0 ? -errno : -EINVAL;
+	}
+	_cleanup_free_ char *opts = xasprintf("offset=%llu", (unsigned long long)off);
+	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)))
+		return ext2_fail(err, errlen, "open the root file system", e);
+	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, 0, true))) {
+		ext2fs_close_free(&fs);
+		return ext2_fail(err, errlen, "clear the root file system's free inodes", e);
+	}
+	if ((e = ext2fs_close_free(&fs)))
+		return ext2_fail(err, errlen, "write the root file system", e);
+	return 0;
+}
+
 int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, char *err,
 		   size_t errlen)
 {
@@ -351,12 +373,12 @@ int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, c
 	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)))
 		return ext2_fail(err, errlen, "open the root file system", e);
 	fs->now = t;
-	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, t))) {
+	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, t, false))) {
 		ext2fs_close_free(&fs);
 		return ext2_fail(err, errlen, "normalize the root file system's inodes", e);
 	}
 	struct ext2_super_block *sb = fs->super;
-	sb->s_wtime = sb->s_mtime = sb->s_lastcheck = (__u32)t;
+	sb->s_wtime = sb->s_mtime = sb->s_lastcheck = sb->s_mkfs_time = (__u32)t;
 	sb->s_mnt_count = 0;
 	sb->s_kbytes_written = 0;
 	sb->s_state = EXT2_VALID_FS;

@@ -43,11 +43,15 @@ void disk_uuid(const char *seed, char out[37]);
  * picks), so the layout follows the order of the tree; no access times. */
 #define DISK_EXT4_MOUNT_OPTIONS "nodelalloc,noatime"
 
-/* Makes an ext4 (or ext3/ext2) file system on DEV that depends only on its
- * arguments: directory hash seed derived from UUID, creation time T (0:
- * now), inode tables zeroed at once, no journal until disk_normalize. */
+/* Makes an ext4 (or ext3/ext2) file system on DEV with a directory hash
+ * seed derived from UUID, inode tables zeroed at once and no journal until
+ * disk_normalize (which also sets its times; T is unused). */
 int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
 		   const char *uuid, time_t t);
+
+/* Zeroes the root file system's unused inodes (their deletion times), so
+ * that a disk kept in the cache is used alike at once and later. */
+int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t errlen);
 
 /* On the raw disk, after the appliance is done: the root file system
  * (partition ROOT_PART) made to depend on the inputs only.
