@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # mkmesh. The two commands a user needs: `make image` and `make test`.
 
-PKGS     := libarchive libguestfs libcurl jansson libzstd libcrypto zlib
+PKGS     := libarchive libguestfs libcurl jansson libzstd libcrypto zlib ext2fs com_err
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 CC       ?= cc
 CFLAGS   ?= -O2 -g

@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "options.h"
 #include "output.h"
+#include "rebuild.h"
 #include "recipe.h"
 #include "rootfs.h"
 #include "sbom.h"
@@ -46,16 +47,26 @@ static void usage(FILE *f)
 		"  --image-version V      version in the file name (default: mkmesh's)\n"
 		"  --compress METHOD      gzip, zstd or xz (.img.xz, through the xz program)\n"
 		"                         instead of the recipe's\n"
+		"  --from-manifest FILE   rebuild the image FILE describes (an images/*.manifest.json):\n"
+		"                         its suite, mirror, layers, image version, compression,\n"
+		"                         SOURCE_DATE_EPOCH, artifact hashes and the exact version of\n"
+		"                         every package; stops if the mirror no longer has them (then\n"
+		"                         give a snapshot.debian.org --mirror). The same manifest\n"
+		"                         gives the same image, byte for byte\n"
 		"  -v, --verbose          show the tools' output\n"
 		"  -q, --quiet            only errors\n"
 		"\n"
-		"SOURCE_DATE_EPOCH, when set, is the time every file in the image is clamped to.\n"
+		"SOURCE_DATE_EPOCH, when set, is the time every file in the image is clamped to;\n"
+		"with it, two builds of the same inputs give the same image.\n"
 		"\n"
 		"examples:\n"
 		"  mkmesh build droplet\n"
 		"  mkmesh build droplet --suite sid --without cjdns\n"
 		"  mkmesh build droplet --mirror http://snapshot.debian.org/archive/debian/20260101T000000Z \\\n"
-		"      --no-check-valid-until\n");
+		"      --no-check-valid-until\n"
+		"  mkmesh build droplet --from-manifest mkmesh-droplet-1.0-amd64.manifest.json --out rebuilt\n"
+		"  mkmesh build droplet --from-manifest M.json \\\n"
+		"      --mirror https://snapshot.debian.org/archive/debian/20260101T000000Z/ --no-check-valid-until\n");
 }
 
 struct build {
@@ -63,6 +74,9 @@ struct build {
 	const char *target;
 	struct recipe *recipe;
 	const struct mk_target *handler;
+	struct rebuild rb;  /* --from-manifest */
+	bool rebuilding;
+	const char *image_mirror; /* in the image's sources.list and the manifest */
 	double t0, stage_t0;
 	int stage, n_stages;
 	char err[2048];
@@ -162,6 +176,11 @@ static int stage_rootfs(struct build *b)
 	mk_mkdir_p(logdir, 0755);
 	int rc = rootfs_build(b->recipe, &b->downloads, b->o.cache, log, &b->rootfs, b->err,
 			      sizeof(b->err));
+	if (rc == -MK_ERR_CHECKSUM && b->rebuilding) {
+		_cleanup_free_ char *hint = rebuild_snapshot_hint(&b->rb);
+		size_t n = strlen(b->err);
+		snprintf(b->err + n, sizeof(b->err) - n, "\n%s", hint);
+	}
 	if (rc < 0)
 		return rc;
 	/* Where each package came from, for the manifest and the SBOM. */
@@ -169,6 +188,17 @@ static int stage_rootfs(struct build *b)
 				  sizeof(b->err));
 	if (rc < 0)
 		return rc;
+	if (b->rebuilding) {
+		/* Before the disk: a different image must not be made silently. */
+		struct compose_result installed;
+		rc = compose_rootfs_packages(b->rootfs.tar_path, &installed, b->err, sizeof(b->err));
+		if (rc == 0)
+			rc = rebuild_check_packages(&b->rb, installed.packages, installed.n_packages,
+						    b->recipe->mirror, b->err, sizeof(b->err));
+		compose_result_release(&installed);
+		if (rc < 0)
+			return rc;
+	}
 	stage_end(b, b->rootfs.cached ? "from the cache" : "cached for the next build");
 	return 0;
 }
@@ -198,10 +228,11 @@ static void add_build_files(struct build *b)
 	bool rolling = !strcmp(r->suite, "sid") || !strcmp(r->suite, "unstable") ||
 		       !strcmp(r->suite, "experimental");
 	_cleanup_free_ char *sources =
-		rolling ? xasprintf("deb %s %s%s\n", r->mirror, r->suite, comps)
+		rolling ? xasprintf("deb %s %s%s\n", b->image_mirror, r->suite, comps)
 			: xasprintf("deb %s %s%s\ndeb %s %s-updates%s\n"
 				    "deb http://security.debian.org/debian-security %s-security%s\n",
-				    r->mirror, r->suite, comps, r->mirror, r->suite, comps, r->suite, comps);
+				    b->image_mirror, r->suite, comps, b->image_mirror, r->suite, comps,
+				    r->suite, comps);
 	compose_add_file(&b->compose, "etc/apt/sources.list", sources, 0644);
 	/* Empty: systemd makes a new one on each machine's first boot. */
 	compose_add_file(&b->compose, "etc/machine-id", "", 0444);
@@ -209,7 +240,7 @@ static void add_build_files(struct build *b)
 }
 
 /* Bump when what the base disk holds changes. */
-#define DISK_FORMAT "mkmesh-disk-1"
+#define DISK_FORMAT "mkmesh-disk-3"
 /* Per target: the base-only and full variants, on two suites, used in turn
  * by the tests, would otherwise push each other out. */
 #define DISKS_KEEP 4
@@ -256,7 +287,9 @@ static int cached_base_disk(struct build *b)
 			rc = b->handler->make_disk(&d, r, &b->compose, &base);
 		int rc2 = disk_close(&d);
 		compose_result_release(&base);
-		if (rc == 0 && (rc = rc2) == 0 && rename(tmp, cached) < 0) {
+		if (rc == 0 && (rc = rc2) == 0)
+			rc = disk_clear_free_inodes(tmp, b->handler->root_part, b->err, sizeof(b->err));
+		if (rc == 0 && rename(tmp, cached) < 0) {
 			rc = -errno;
 			snprintf(b->err, sizeof(b->err), "cannot rename '%s': %s", tmp, strerror(errno));
 		}
@@ -286,8 +319,9 @@ static int stage_disk(struct build *b)
 	mk_temp_register(b->raw);
 	b->compose.rootfs_tar = b->rootfs.tar_path;
 	b->compose.recipe = b->recipe;
-	bool explicit_sde;
-	b->compose.source_date_epoch = source_date_epoch(b->o.recipes, &explicit_sde);
+	bool explicit_sde = b->rebuilding;
+	b->compose.source_date_epoch = b->rebuilding ? b->rb.source_date_epoch
+				       : source_date_epoch(b->o.recipes, &explicit_sde);
 	/* The packages' files are clamped only to a SOURCE_DATE_EPOCH the user
 	 * gave (a reproducible build): the disk with them stays cached across
 	 * commits to the recipes. The layers' files are always clamped. */
@@ -309,6 +343,13 @@ static int stage_disk(struct build *b)
 	int rc2 = disk_close(&d);
 	if (rc == 0)
 		rc = rc2;
+	if (rc < 0)
+		return rc;
+	/* What the kernel left that depends on when and how fast it ran. */
+	char uuid[37];
+	target_root_uuid(b->recipe, uuid);
+	rc = disk_normalize(b->raw, b->handler->root_part, uuid,
+			    explicit_sde ? b->compose.source_date_epoch : time(NULL), b->err, sizeof(b->err));
 	if (rc < 0)
 		return rc;
 	_cleanup_free_ char *detail = xasprintf("%llu entries, %.0f MiB of files, %zu packages",
@@ -416,7 +457,7 @@ static json_t *manifest_json(const struct build *b)
 	const char *base = strrchr(b->image.path, '/');
 	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:O, s:{s:s, s:s, s:I, s:I, s:s, s:s}}",
 			 "manifest_version", 1, "target", r->name, "version", b->o.image_version,
-			 "arch", r->arch, "suite", r->suite, "mirror", r->mirror,
+			 "arch", r->arch, "suite", r->suite, "mirror", b->image_mirror,
 			 "source_date_epoch", (json_int_t)b->compose.source_date_epoch,
 			 "built_by", "mkmesh " MKMESH_VERSION, "layers", layers, "packages", packages,
 			 "artifacts", b->artifacts, "image", "file", base ? base + 1 : b->image.path,
@@ -460,6 +501,12 @@ static int stage_manifest(struct build *b)
 	if (b->bmap.path)
 		mk_temp_forget(b->bmap.path);
 	stage_end(b, NULL);
+	if (b->rebuilding && !strcmp(b->image.sha256, b->rb.image_sha256))
+		mk_log_info("the image is the one %s describes (sha256 %s)", b->rb.file, b->image.sha256);
+	else if (b->rebuilding)
+		mk_log_warn("the image differs from the one %s describes (sha256 %.16s…, not %.16s…); "
+			    "was that one built by another version of mkmesh or its recipes?",
+			    b->rb.file, b->image.sha256, b->rb.image_sha256);
 	return 0;
 }
 
@@ -481,7 +528,49 @@ static void build_release(struct build *b)
 	free(b->bmap.path);
 	rootfs_packages_free(b->provenance, b->n_provenance);
 	recipe_free(b->recipe);
+	rebuild_release(&b->rb);
 	build_options_release(&b->o);
+}
+
+/*
+ * --from-manifest: the recipe loaded again with the manifest's suite,
+ * mirror (unless --mirror gives another, e.g. a snapshot), compression and
+ * layers, then pinned to its artifacts and package versions.
+ */
+static int pin_to_manifest(struct build *b)
+{
+	struct strv with = {0}, without = {0};
+	int rc = rebuild_load(b->o.from_manifest, &b->rb, b->err, sizeof(b->err));
+	if (rc < 0)
+		return rc;
+	b->rebuilding = true;
+	if ((rc = rebuild_layer_options(&b->rb, b->recipe, &with, &without, b->err, sizeof(b->err))) == 0) {
+		struct recipe_options ro = {.suite = b->rb.suite, .mirror = b->o.mirror ? b->o.mirror : b->rb.mirror,
+					    .with = &with, .without = &without,
+					    .check_valid_until = b->o.check_valid_until, .compress = b->rb.compress};
+		recipe_free(b->recipe);
+		b->recipe = NULL;
+		rc = recipe_load(b->o.recipes, b->target, &ro, &b->recipe, b->err, sizeof(b->err));
+	}
+	strv_release(&with);
+	strv_release(&without);
+	if (rc == 0)
+		rc = rebuild_pin_recipe(&b->rb, b->recipe, b->err, sizeof(b->err));
+	if (rc < 0)
+		return rc;
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	if (env && *env && strtoll(env, NULL, 10) != (long long)b->rb.source_date_epoch)
+		mk_log_warn("SOURCE_DATE_EPOCH=%s is ignored: the manifest's, %lld, is used", env,
+			    (long long)b->rb.source_date_epoch);
+	/* For mmdebstrap and what it runs, too. */
+	_cleanup_free_ char *sde = xasprintf("%lld", (long long)b->rb.source_date_epoch);
+	setenv("SOURCE_DATE_EPOCH", sde, 1);
+	free(b->o.image_version);
+	b->o.image_version = xstrdup(b->rb.version);
+	b->image_mirror = b->rb.mirror;
+	mk_log_info("rebuilding from %s: %zu packages and %zu artifacts pinned, SOURCE_DATE_EPOCH=%lld",
+		    b->rb.file, b->rb.n_packages, b->rb.n_artifacts, (long long)b->rb.source_date_epoch);
+	return 0;
 }
 
 int cmd_build(int argc, char **argv)
@@ -501,11 +590,15 @@ int cmd_build(int argc, char **argv)
 				    .without = &b.o.without, .check_valid_until = b.o.check_valid_until,
 				    .compress = b.o.compress};
 	rc = recipe_load(b.o.recipes, b.target, &ro, &b.recipe, b.err, sizeof(b.err));
+	if (rc == 0 && b.o.from_manifest)
+		rc = pin_to_manifest(&b);
 	if (rc < 0) {
 		mk_log_error("%s", b.err);
 		build_release(&b);
 		return 2;
 	}
+	if (!b.image_mirror)
+		b.image_mirror = b.recipe->mirror;
 	b.handler = target_find(b.recipe->kind);
 	if (!b.handler) {
 		mk_log_error("%s: kind: no target handler '%s' (known: droplet, rpi)", b.recipe->file,

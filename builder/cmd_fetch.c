@@ -70,7 +70,9 @@ int cmd_fetch(int argc, char **argv)
 	int rc = build_options_parse(&o, argc, argv, usage);
 	if (rc != -1)
 		return rc;
-	if (optind + 1 != argc || !dest) {
+	if (optind + 1 != argc || !dest || o.from_manifest) {
+		if (o.from_manifest)
+			fprintf(stderr, "mkmesh: --from-manifest is for 'mkmesh build'\n");
 		usage(stderr);
 		build_options_release(&o);
 		return 2;

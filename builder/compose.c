@@ -719,6 +719,33 @@ static void parse_dpkg_status(struct state *s)
 		qsort(s->res->packages, s->res->n_packages, sizeof(*s->res->packages), cmp_pkg);
 }
 
+int compose_rootfs_packages(const char *tar, struct compose_result *res, char *err, size_t errlen)
+{
+	_cleanup_archive_read_ struct archive *in = archive_read_new();
+	struct compose_input ci = {.rootfs_tar = tar};
+	struct state s = {.in = &ci, .res = res, .err = err, .errlen = errlen};
+	struct archive_entry *e;
+	int r;
+
+	*res = (struct compose_result){0};
+	archive_read_support_format_tar(in);
+	archive_read_support_filter_all(in);
+	if (archive_read_open_filename(in, tar, 1 << 16) != ARCHIVE_OK)
+		return archive_fail(&s, in, tar);
+	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		if (strcmp(normalize(archive_entry_pathname(e)), "var/lib/dpkg/status") != 0)
+			continue; /* the data is skipped by seeking */
+		if ((r = scan_entry(&s, in, "var/lib/dpkg/status", archive_entry_filetype(e))) < 0)
+			return r;
+		break;
+	}
+	if (r != ARCHIVE_OK && r != ARCHIVE_EOF)
+		return archive_fail(&s, in, tar);
+	parse_dpkg_status(&s);
+	free(s.dpkg_status);
+	return 0;
+}
+
 int compose_run(const struct compose_input *in, int fd, struct compose_result *res, char *err,
 		size_t errlen)
 {

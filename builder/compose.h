@@ -73,6 +73,9 @@ int compose_run(const struct compose_input *in, int fd, struct compose_result *r
  * when the file is not machine-readable or names none. */
 char *compose_dep5_license(const char *text);
 
+/* The packages installed in the rootfs tarball TAR (its dpkg status). */
+int compose_rootfs_packages(const char *tar, struct compose_result *res, char *err, size_t errlen);
+
 /* Whether a path of the rootfs is instance state that an image must not
  * carry (exposed for tests). */
 bool compose_is_instance_state(const char *path);

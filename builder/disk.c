@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "disk.h"
 
+#include <et/com_err.h>
+#include <ext2fs/ext2fs.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -136,7 +139,9 @@ int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, 
 	}
 	guestfs_set_error_handler(d->g, NULL, NULL);
 	guestfs_set_memsize(d->g, 1024);
-	guestfs_set_smp(d->g, 2);
+	/* One CPU: ext4 gives small files blocks from per-CPU groups, so with
+	 * two the layout depends on where tar ran (see disk_normalize). */
+	guestfs_set_smp(d->g, 1);
 	if (guestfs_add_drive_opts(d->g, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
 				   GUESTFS_ADD_DRIVE_OPTS_CACHEMODE, "unsafe",
 				   /* fstrim then punches holes: a sparse file, fast to compress */
@@ -221,4 +226,199 @@ int disk_tar_in(struct disk *d, const struct compose_input *in, const char *dir,
 		return c.r;
 	}
 	return gr;
+}
+
+int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
+		   const char *uuid, time_t t)
+{
+	char seed[37];
+	_cleanup_free_ char *seed_src = xasprintf("hash_seed %s", uuid);
+	disk_uuid(seed_src, seed);
+	(void)t; /* the times mke2fs writes are set by disk_normalize */
+	/* Inode tables zeroed now (not by a kernel thread at some time), and no
+	 * journal yet: its blocks would keep the build's transactions, and
+	 * jbd2 holds freed blocks back until a commit, whenever that is;
+	 * disk_normalize adds a fresh one at the end. */
+	if (guestfs_mke2fs(d->g, dev, GUESTFS_MKE2FS_FSTYPE, fstype, GUESTFS_MKE2FS_LABEL, label,
+			   GUESTFS_MKE2FS_UUID, uuid, GUESTFS_MKE2FS_BLOCKSIZE, 4096,
+			   GUESTFS_MKE2FS_HASJOURNAL, 0, GUESTFS_MKE2FS_LAZYITABLEINIT, 0, -1) < 0)
+		return disk_fail(d, "make the root file system");
+	/* libguestfs cannot ask for a directory hash seed; the file system is
+	 * empty, so no directory index has used the random one yet. */
+	_cleanup_free_ char *cmd = xasprintf("debugfs -w -R 'ssv hash_seed %s' %s && echo seed-set", seed, dev);
+	char *const argv[] = {cmd, NULL};
+	char *out = guestfs_debug(d->g, "sh", argv);
+	if (!out || !strstr(out, "seed-set")) {
+		if (out)
+			snprintf(d->err, d->errlen, "set the hash seed of %s: %s", dev, out);
+		free(out);
+		return out ? -MK_ERR_GUESTFS : disk_fail(d, "set the hash seed");
+	}
+	free(out);
+	return 0;
+}
+
+/* The first byte of MBR partition N (1-4) of the disk open at FD. */
+static int mbr_part_offset(int fd, int n, uint64_t *off)
+{
+	unsigned char mbr[512];
+	if (pread(fd, mbr, sizeof(mbr), 0) != (ssize_t)sizeof(mbr) || mbr[510] != 0x55 || mbr[511] != 0xaa)
+		return -EINVAL;
+	const unsigned char *e = mbr + 446 + 16 * (n - 1);
+	uint32_t lba = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24;
+	*off = (uint64_t)lba * 512;
+	return lba ? 0 : -ENOENT;
+}
+
+static int ext2_fail(char *err, size_t errlen, const char *what, errcode_t e)
+{
+	snprintf(err, errlen, "%s: %s", what, error_message(e));
+	return -MK_ERR_GUESTFS;
+}
+
+/* Times the kernel set while the tree went in (change and creation times,
+ * access times, directories' mtimes touched after tar set them), and the
+ * random inode generations; unused inodes' leftovers. With ONLY_FREE, just
+ * the leftovers: without a journal, ext4 does not reuse an inode deleted
+ * less than 30 s ago (by its dtime), so a disk used again at once would
+ * number new files otherwise than one used later. */
+static errcode_t normalize_inodes(ext2_filsys fs, time_t t, bool only_free)
+{
+	size_t isz = EXT2_INODE_SIZE(fs->super);
+	_cleanup_free_ struct ext2_inode_large *ino = xcalloc(1, isz);
+	_cleanup_free_ unsigned char *zero = xcalloc(1, isz);
+	ext2_inode_scan scan;
+	ext2_ino_t n;
+	errcode_t e = ext2fs_open_inode_scan(fs, 0, &scan);
+	if (e)
+		return e;
+	while ((e = ext2fs_get_next_inode_full(scan, &n, (struct ext2_inode *)ino, (int)isz)) == 0 && n) {
+		if (!ext2fs_test_inode_bitmap2(fs->inode_map, n)) {
+			if (memcmp(ino, zero, isz) != 0)
+				e = ext2fs_write_inode_full(fs, n, (struct ext2_inode *)zero, (int)isz);
+			if (e)
+				break;
+			continue;
+		}
+		if (only_free)
+			continue;
+		ino->i_atime = ino->i_ctime = (__u32)t;
+		if ((time_t)ino->i_mtime > t)
+			ino->i_mtime = (__u32)t;
+		ino->i_generation = 0;
+		ino->osd1.linux1.l_i_version = 0;
+		if (isz > EXT2_GOOD_OLD_INODE_SIZE && ino->i_extra_isize >= 24) {
+			ino->i_atime_extra = ino->i_ctime_extra = ino->i_mtime_extra = ino->i_crtime_extra = 0;
+			ino->i_crtime = (__u32)t;
+			ino->i_version_hi = 0;
+		}
+		if ((e = ext2fs_write_inode_full(fs, n, (struct ext2_inode *)ino, (int)isz)))
+			break;
+	}
+	ext2fs_close_inode_scan(scan);
+	return e;
+}
+
+/* Free blocks read as zeros: what was freed (temporary files, ...) is gone. */
+static int punch_free_blocks(int fd, uint64_t off, ext2_filsys fs)
+{
+	blk64_t start = fs->super->s_first_data_block, end = ext2fs_blocks_count(fs->super) - 1, a, b;
+	while (start <= end && ext2fs_find_first_zero_block_bitmap2(fs->block_map, start, end, &a) == 0) {
+		if (ext2fs_find_first_set_block_bitmap2(fs->block_map, a, end, &b) != 0)
+			b = end + 1;
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(off + a * fs->blocksize),
+			      (off_t)((b - a) * fs->blocksize)) < 0)
+			return -errno;
+		start = b;
+	}
+	return 0;
+}
+
+int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = open(raw, O_RDONLY | O_CLOEXEC);
+	uint64_t off;
+	ext2_filsys fs = NULL;
+	errcode_t e;
+	if (fd < 0 || mbr_part_offset(fd, root_part, &off) < 0) {
+		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
+		return fd < 0 ? -errno : -EINVAL;
+	}
+	_cleanup_free_ char *opts = xasprintf("offset=%llu", (unsigned long long)off);
+	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)))
+		return ext2_fail(err, errlen, "open the root file system", e);
+	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, 0, true))) {
+		ext2fs_close_free(&fs);
+		return ext2_fail(err, errlen, "clear the root file system's free inodes", e);
+	}
+	if ((e = ext2fs_close_free(&fs)))
+		return ext2_fail(err, errlen, "write the root file system", e);
+	return 0;
+}
+
+int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, char *err,
+		   size_t errlen)
+{
+	_cleanup_close_ int fd = open(raw, O_RDWR | O_CLOEXEC);
+	uint64_t off;
+	ext2_filsys fs = NULL;
+	errcode_t e;
+	int r;
+
+	if (fd < 0 || mbr_part_offset(fd, root_part, &off) < 0) {
+		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
+		return fd < 0 ? -errno : -EINVAL;
+	}
+	_cleanup_free_ char *opts = xasprintf("offset=%llu", (unsigned long long)off);
+	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)))
+		return ext2_fail(err, errlen, "open the root file system", e);
+	fs->now = t;
+	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, t, false))) {
+		ext2fs_close_free(&fs);
+		return ext2_fail(err, errlen, "normalize the root file system's inodes", e);
+	}
+	struct ext2_super_block *sb = fs->super;
+	sb->s_wtime = sb->s_mtime = sb->s_lastcheck = sb->s_mkfs_time = (__u32)t;
+	sb->s_mnt_count = 0;
+	sb->s_kbytes_written = 0;
+	sb->s_state = EXT2_VALID_FS;
+	memset(sb->s_last_mounted, 0, sizeof(sb->s_last_mounted));
+	ext2fs_mark_super_dirty(fs);
+	if (!ext2fs_has_feature_journal(sb)) {
+		struct ext2fs_journal_params jp;
+		if ((e = ext2fs_get_journal_params(&jp, fs)) ||
+		    (e = ext2fs_add_journal_inode3(fs, &jp, ~0ULL, EXT2_MKJOURNAL_NO_MNT_CHECK))) {
+			ext2fs_close_free(&fs);
+			return ext2_fail(err, errlen, "add the journal", e);
+		}
+	}
+	if ((e = ext2fs_close_free(&fs)))
+		return ext2_fail(err, errlen, "write the root file system", e);
+
+	/* The generations changed: tune2fs rewrites every checksum that has
+	 * them in its seed (inodes, extent and directory blocks). */
+	_cleanup_free_ char *dev = xasprintf("%s?%s", raw, opts);
+	_cleanup_free_ char *fake = xasprintf("%lld", (long long)t);
+	char *const argv[] = {"tune2fs", "-f", "-U", (char *)uuid, dev, NULL};
+	_cleanup_close_ int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int status = 0;
+	setenv("E2FSPROGS_FAKE_TIME", fake, 1);
+	r = mk_run(argv, null, &status);
+	unsetenv("E2FSPROGS_FAKE_TIME");
+	if (r < 0) {
+		snprintf(err, errlen, "tune2fs -U failed (exit %d) on '%s'", status, dev);
+		return r;
+	}
+
+	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)) ||
+	    (e = ext2fs_read_block_bitmap(fs))) {
+		if (fs)
+			ext2fs_close_free(&fs);
+		return ext2_fail(err, errlen, "read the root file system", e);
+	}
+	r = punch_free_blocks(fd, off, fs);
+	ext2fs_close_free(&fs);
+	if (r < 0)
+		snprintf(err, errlen, "cannot punch the free blocks of '%s': %s", raw, strerror(-r));
+	return r;
 }

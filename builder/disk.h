@@ -39,4 +39,26 @@ int disk_command(struct disk *d, const char *const *argv);
 /* A stable UUID derived from the recipe, so rebuilds give the same bytes. */
 void disk_uuid(const char *seed, char out[37]);
 
+/* ext4 allocates blocks when it writes (not later, at a time writeback
+ * picks), so the layout follows the order of the tree; no access times. */
+#define DISK_EXT4_MOUNT_OPTIONS "nodelalloc,noatime"
+
+/* Makes an ext4 (or ext3/ext2) file system on DEV with a directory hash
+ * seed derived from UUID, inode tables zeroed at once and no journal until
+ * disk_normalize (which also sets its times; T is unused). */
+int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
+		   const char *uuid, time_t t);
+
+/* Zeroes the root file system's unused inodes (their deletion times), so
+ * that a disk kept in the cache is used alike at once and later. */
+int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t errlen);
+
+/* On the raw disk, after the appliance is done: the root file system
+ * (partition ROOT_PART) made to depend on the inputs only.
+ * Inode times the kernel set become T (mtimes are clamped to it), inode
+ * generations 0, superblock mount/write records T or cleared, a fresh
+ * journal is added, checksums are rewritten, free blocks become holes. */
+int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, char *err,
+		   size_t errlen);
+
 #endif

@@ -54,7 +54,7 @@ static void set(char **dst, const char *v)
 int build_options_parse(struct build_options *o, int argc, char **argv, void (*usage)(FILE *))
 {
 	enum { O_SUITE = 256, O_WITH, O_WITHOUT, O_RECIPES, O_OUT, O_CACHE, O_ARTIFACTS, O_MIRROR,
-	       O_NO_VALID, O_VERSION, O_COMPRESS };
+	       O_NO_VALID, O_VERSION, O_COMPRESS, O_FROM_MANIFEST };
 	static const struct option opts[] = {
 		{"suite", required_argument, NULL, O_SUITE},
 		{"with", required_argument, NULL, O_WITH},
@@ -67,6 +67,7 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 		{"no-check-valid-until", no_argument, NULL, O_NO_VALID},
 		{"image-version", required_argument, NULL, O_VERSION},
 		{"compress", required_argument, NULL, O_COMPRESS},
+		{"from-manifest", required_argument, NULL, O_FROM_MANIFEST},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -89,6 +90,7 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 		case O_NO_VALID: o->check_valid_until = 0; break;
 		case O_VERSION: set(&o->image_version, optarg); break;
 		case O_COMPRESS: set(&o->compress, optarg); break;
+		case O_FROM_MANIFEST: set(&o->from_manifest, optarg); break;
 		case 'v': mk_verbosity = 2; break;
 		case 'q': mk_verbosity = 0; break;
 		case 'h':
@@ -112,6 +114,12 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 		o->out = xstrdup("images");
 	if (!o->cache)
 		o->cache = options_default_cache();
+	if (o->from_manifest && (o->suite || o->with.n || o->without.n || o->image_version || o->compress)) {
+		fprintf(stderr, "mkmesh: --from-manifest pins the suite, the layers, the image version and "
+				"the compression; leave out --suite, --with, --without, --image-version and --compress\n");
+		build_options_release(o);
+		return 2;
+	}
 	if (!o->image_version)
 		o->image_version = xstrdup(MKMESH_VERSION);
 	return -1;
@@ -127,6 +135,7 @@ void build_options_release(struct build_options *o)
 	free(o->artifacts);
 	free(o->image_version);
 	free(o->compress);
+	free(o->from_manifest);
 	strv_release(&o->with);
 	strv_release(&o->without);
 }

@@ -9,6 +9,7 @@
 struct build_options {
 	char *suite, *mirror, *recipes, *out, *cache, *artifacts, *image_version;
 	char *compress; /* --compress: gzip, zstd or xz instead of the recipe's */
+	char *from_manifest; /* --from-manifest: pins everything to an earlier build's */
 	struct strv with, without;
 	int check_valid_until; /* -1: as the recipe says */
 };

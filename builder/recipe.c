@@ -599,6 +599,7 @@ void recipe_free(struct recipe *r)
 	strv_release(&r->optional_layers);
 	strv_release(&r->setup_paths);
 	strv_release(&r->setup_sources);
+	strv_release(&r->pins);
 	for (size_t i = 0; i < r->n_layers; i++)
 		recipe_layer_free(r->layers[i]);
 	free(r->layers);

@@ -100,6 +100,9 @@ struct recipe {
 	 * (e.g. /etc/default/raspi-firmware, read by the package's postinst). */
 	struct strv setup_paths;   /* in the image, relative */
 	struct strv setup_sources; /* on the host, under overlays/ */
+	/* "name=version" of every package, from a manifest (--from-manifest):
+	 * apt installs exactly these. Empty: apt chooses. */
+	struct strv pins;
 	/* Resolved: the layers of this build, dependencies first, with their
 	 * variant chosen and artifacts of other architectures dropped. */
 	struct recipe_layer **layers;

@@ -11,6 +11,7 @@
 /* Bump when the way we call mmdebstrap changes, so old caches are not used. */
 #define ROOTFS_FORMAT "mkmesh-rootfs-3"
 #define ROOTFS_KEEP 8 /* per arch and suite, newest first: the tests use several package sets */
+#define PINS_FILE "zz-mkmesh-rebuild.pref"
 
 const char *rootfs_host_arch(void)
 {
@@ -96,6 +97,12 @@ static char *cache_key(const struct recipe *r, const struct artifacts *dl, const
 		fprintf(f, "component=%s\n", r->components.v[i]);
 	for (size_t i = 0; i < pkgs->n; i++)
 		fprintf(f, "package=%s\n", pkgs->v[i]);
+	for (size_t i = 0; i < r->pins.n; i++)
+		fprintf(f, "pin=%s\n", r->pins.v[i]);
+	/* mmdebstrap, dpkg and the maintainer scripts (shadow's dates) use it. */
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde)
+		fprintf(f, "source-date-epoch=%s\n", sde);
 	for (size_t i = 0; i < dl->n_keys; i++) {
 		_cleanup_free_ char *line = rootfs_source_line(r, dl->keys[i].source, NULL);
 		fprintf(f, "source=%s key=%s\n", line, dl->keys[i].source->key_fingerprint);
@@ -307,8 +314,8 @@ int rootfs_packages_load(const char *path, struct rootfs_package **out, size_t *
 /* Runs mmdebstrap into TAR (via a temporary name). The apt archive cache goes
  * in and comes out by hooks, as mmdebstrap's manual shows. */
 static int make_tarball(const struct recipe *r, const struct artifacts *dl, const struct strv *pkgs,
-			const char *aptdir, const char *tar, const char *log_path, char *err,
-			size_t errlen)
+			const char *aptdir, const char *prefs, const char *tar, const char *log_path,
+			char *err, size_t errlen)
 {
 	_cleanup_free_ char *include = join(pkgs, ",");
 	_cleanup_free_ char *comps = join(&r->components, ",");
@@ -351,6 +358,19 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 		"while read -r p; do apt-get download --print-uris \"$p\" || true; done "
 		"<'%s.want' >'%s.uris'; }",
 		tmp, tmp, tmp, tmp, tmp, tmp, tmp));
+	/* Pinned versions (a rebuild from a manifest): apt preferences for the
+	 * build only, so that the essential set mmdebstrap picks itself is
+	 * pinned too; the image does not keep them. */
+	if (prefs) {
+		strv_push(&argv, "--setup-hook=mkdir -p \"$1\"/etc/apt/preferences.d");
+		strv_push_take(&argv, xasprintf("--setup-hook=upload '%s' /etc/apt/preferences.d/" PINS_FILE, prefs));
+		strv_push(&argv, "--customize-hook=rm -f \"$1\"/etc/apt/preferences.d/" PINS_FILE);
+		/* A pinned version the mirror lacks stops apt only after the
+		 * essential set is installed; ask apt at once instead. */
+		_cleanup_free_ char *spaced = join(pkgs, " ");
+		strv_push_take(&argv, xasprintf("--extract-hook=APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" "
+						"apt-get --simulate --quiet install %s >/dev/null", spaced));
+	}
 	/* The recipe's setup files are in place before dpkg runs; where a
 	 * package ships one as a conffile, ours is kept (without a prompt). */
 	for (size_t i = 0; i < r->setup_paths.n; i++) {
@@ -433,6 +453,81 @@ static void prune_orphans(const char *dir)
 	closedir(d);
 }
 
+/* The versions of PINS ("name=version") for NAME, or NULL. */
+static const char *pinned_version(const struct strv *pins, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < pins->n; i++)
+		if (!strncmp(pins->v[i], name, n) && pins->v[i][n] == '=')
+			return pins->v[i] + n + 1;
+	return NULL;
+}
+
+/* apt's words for a pinned version the mirror does not have, in the log:
+ * "E: Version '1.2-3' for 'foo' was not found". */
+static int missing_versions(const char *log_path, const char *mirror, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	if (mk_read_file(log_path, &text, NULL) < 0)
+		return 0;
+	char *list = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&list, &len);
+	for (char *l = strstr(text, "E: Version '"); l; l = strstr(l + 1, "E: Version '")) {
+		char version[256], name[256];
+		if (sscanf(l, "E: Version '%255[^']' for '%255[^']' was not found", version, name) == 2 &&
+		    n++ < 10)
+			fprintf(f, "%s%s %s", n > 1 ? ", " : "", name, version);
+	}
+	fclose(f);
+	if (n)
+		snprintf(err, errlen, "the mirror '%s' does not have %s%s, which the manifest pins", mirror,
+			 list, n > 10 ? " (and more)" : "");
+	free(list);
+	return n ? -MK_ERR_CHECKSUM : 0;
+}
+
+/* make_tarball, with the recipe's packages asked for at their pinned
+ * versions (so that a missing one stops apt at once) and every package of
+ * the manifest pinned in apt preferences. */
+static int pinned_tarball(const struct recipe *r, const struct artifacts *dl, const struct strv *pkgs,
+			  const char *cache_dir, const char *aptdir, const char *tar,
+			  const char *log_path, char *err, size_t errlen)
+{
+	if (!r->pins.n)
+		return make_tarball(r, dl, pkgs, aptdir, NULL, tar, log_path, err, errlen);
+	struct strv include = {0};
+	for (size_t i = 0; i < pkgs->n; i++) {
+		const char *v = pinned_version(&r->pins, pkgs->v[i]);
+		strv_push_take(&include, v ? xasprintf("%s=%s", pkgs->v[i], v) : xstrdup(pkgs->v[i]));
+	}
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	for (size_t i = 0; i < r->pins.n; i++) {
+		const char *eq = strchr(r->pins.v[i], '=');
+		fprintf(f, "Package: %.*s\nPin: version %s\nPin-Priority: 1001\n\n",
+			(int)(eq - r->pins.v[i]), r->pins.v[i], eq + 1);
+	}
+	fclose(f);
+	_cleanup_free_ char *prefs = xasprintf("%s/rootfs/.pins-%d.pref", cache_dir, (int)getpid());
+	mk_temp_register(prefs);
+	int rc = mk_write_file_atomic(prefs, text, len, 0644);
+	free(text);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot write '%s': %s", prefs, strerror(-rc));
+	else if ((rc = make_tarball(r, dl, &include, aptdir, prefs, tar, log_path, err, errlen)) < 0 &&
+		 !mk_interrupted) {
+		int m = missing_versions(log_path, r->mirror, err, errlen);
+		if (m < 0)
+			rc = m;
+	}
+	unlink(prefs);
+	mk_temp_forget(prefs);
+	strv_release(&include);
+	return rc;
+}
+
 int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char *cache_dir,
 		 const char *log_path, struct rootfs_result *res, char *err, size_t errlen)
 {
@@ -475,7 +570,7 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 			 "cannot reach the Debian mirror '%s' (%s: %s); give a reachable one with "
 			 "--mirror URL",
 			 r->mirror, probe, perr);
-	} else if ((rc = make_tarball(r, dl, &pkgs, aptdir, tar, log_path, err, errlen)) == 0) {
+	} else if ((rc = pinned_tarball(r, dl, &pkgs, cache_dir, aptdir, tar, log_path, err, errlen)) == 0) {
 		res->cached = false;
 		_cleanup_free_ char *prefix = xasprintf("%s-%s-", r->arch, r->suite);
 		/* The newest few of each architecture and suite, so the cache does

@@ -12,6 +12,7 @@ struct mk_target {
 	const char *kind;
 	const char *suffix;     /* ".raw", ".img" before the compression's */
 	bool bmap;              /* a block map (NAME.img.bmap) beside the image, for flashing */
+	int root_part;          /* the root file system's partition (for disk_normalize) */
 	/* Files the target adds to the tree (fstab, bootloader settings). */
 	void (*add_files)(const struct recipe *r, struct compose_input *in);
 	/* Partitions, file systems, the tree, the bootloader. */
@@ -28,6 +29,10 @@ const struct mk_target *target_find(const char *kind);
 
 /* The root file system's UUID for a recipe (stable across rebuilds). */
 void target_root_uuid(const struct recipe *r, char out[37]);
+
+/* The MBR disk identifier (parted picks one at random) from the recipe,
+ * so that a rebuild gives the same bytes (and the same PARTUUIDs). */
+int target_set_disk_id(struct disk *d, const struct recipe *r);
 
 extern const struct mk_target target_droplet;
 extern const struct mk_target target_rpi;

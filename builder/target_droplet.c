@@ -38,11 +38,11 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 	    guestfs_part_add(g, "/dev/sda", "p", 2048, -1) < 0 ||
 	    guestfs_part_set_bootable(g, "/dev/sda", 1, 1) < 0)
 		return disk_fail(d, "partition the disk");
-	if (guestfs_mke2fs(g, "/dev/sda1", GUESTFS_MKE2FS_FSTYPE, r->disk.root_fs,
-			   GUESTFS_MKE2FS_LABEL, r->disk.root_label, GUESTFS_MKE2FS_UUID, uuid,
-			   GUESTFS_MKE2FS_BLOCKSIZE, 4096, -1) < 0)
-		return disk_fail(d, "make the root file system");
-	if (guestfs_mount(g, "/dev/sda1", "/") < 0)
+	if ((rc = disk_mkfs_ext4(d, "/dev/sda1", r->disk.root_fs, r->disk.root_label, uuid,
+				 in->part == COMPOSE_BASE ? in->base_source_date_epoch
+							  : in->source_date_epoch)) < 0)
+		return rc;
+	if (guestfs_mount_options(g, DISK_EXT4_MOUNT_OPTIONS, "/dev/sda1", "/") < 0)
 		return disk_fail(d, "mount the root file system");
 	mk_log_info("  unpacking the tree into the image");
 	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
@@ -66,7 +66,8 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 		return disk_fail(d, "trim the file system");
 	if (guestfs_umount_all(g) < 0)
 		return disk_fail(d, "unmount");
-	return 0;
+	/* Last: writing to the disk makes udev read its partitions again. */
+	return target_set_disk_id(d, r);
 }
 
 /* The layers' files on a copy of the cached disk. */
@@ -76,7 +77,7 @@ static int droplet_finish(struct disk *d, const struct recipe *r, const struct c
 	guestfs_h *g = d->g;
 	int rc;
 	(void)r;
-	if (guestfs_mount(g, "/dev/sda1", "/") < 0)
+	if (guestfs_mount_options(g, DISK_EXT4_MOUNT_OPTIONS, "/dev/sda1", "/") < 0)
 		return disk_fail(d, "mount the root file system");
 	mk_log_info("  adding the layers' files");
 	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
@@ -91,6 +92,7 @@ static int droplet_finish(struct disk *d, const struct recipe *r, const struct c
 const struct mk_target target_droplet = {
 	.kind = "droplet",
 	.suffix = ".raw",
+	.root_part = 1,
 	.add_files = droplet_add_files,
 	.make_disk = droplet_make_disk,
 	.finish = droplet_finish,

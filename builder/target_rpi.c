@@ -208,7 +208,7 @@ static int check_firmware(struct disk *d, const struct recipe *r)
 /* The root file system at /, the FAT partition at /boot/firmware. */
 static int mount_both(struct disk *d)
 {
-	if (guestfs_mount(d->g, "/dev/sda2", "/") < 0)
+	if (guestfs_mount_options(d->g, DISK_EXT4_MOUNT_OPTIONS, "/dev/sda2", "/") < 0)
 		return disk_fail(d, "mount the root file system");
 	/* FAT has no owners or modes: "quiet" lets tar's chown and chmod pass. */
 	if (guestfs_mkdir_p(d->g, "/boot/firmware") < 0 ||
@@ -253,16 +253,8 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 	    guestfs_part_set_mbr_id(g, "/dev/sda", 1, 0x0c) < 0 /* FAT32 (LBA) */ ||
 	    guestfs_part_set_mbr_id(g, "/dev/sda", 2, 0x83) < 0)
 		return disk_fail(d, "partition the disk");
-	/* parted picks a random disk identifier; ours comes from the recipe,
-	 * so that a rebuild gives the same bytes (and the same PARTUUIDs). */
-	char id[65];
-	_cleanup_free_ char *idseed = xasprintf("mkmesh:%s:%s:%s:disk-id", r->name, r->arch, r->suite);
-	mk_sha256_hex(idseed, strlen(idseed), id);
-	char idbytes[4];
-	for (int i = 0; i < 4; i++)
-		idbytes[i] = (char)strtol((char[]){id[2 * i], id[2 * i + 1], 0}, NULL, 16);
-	if (guestfs_pwrite_device(g, "/dev/sda", idbytes, 4, 440) != 4)
-		return disk_fail(d, "set the disk identifier");
+	if ((rc = target_set_disk_id(d, r)) < 0)
+		return rc;
 
 	_cleanup_free_ char *fat = xasprintf("%s.fat", d->path);
 	mk_temp_register(fat);
@@ -271,10 +263,9 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 	mk_temp_forget(fat);
 	if (rc < 0)
 		return rc;
-	if (guestfs_mke2fs(g, "/dev/sda2", GUESTFS_MKE2FS_FSTYPE, r->disk.root_fs,
-			   GUESTFS_MKE2FS_LABEL, r->disk.root_label, GUESTFS_MKE2FS_UUID, uuid,
-			   GUESTFS_MKE2FS_BLOCKSIZE, 4096, -1) < 0)
-		return disk_fail(d, "make the root file system");
+	if ((rc = disk_mkfs_ext4(d, "/dev/sda2", r->disk.root_fs, r->disk.root_label, uuid,
+				 in->source_date_epoch)) < 0)
+		return rc;
 	if ((rc = mount_both(d)) < 0)
 		return rc;
 	mk_log_info("  unpacking the tree into the image (boot/firmware onto the FAT partition)");
@@ -304,6 +295,7 @@ const struct mk_target target_rpi = {
 	.kind = "rpi",
 	.suffix = ".img",
 	.bmap = true,
+	.root_part = 2,
 	.add_files = rpi_add_files,
 	.make_disk = rpi_make_disk,
 	.finish = rpi_finish,

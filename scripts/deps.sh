@@ -7,7 +7,7 @@ set -eu
 
 build_pkgs="gcc make pkg-config git ca-certificates
   libarchive-dev libguestfs-dev libcurl4-openssl-dev libjansson-dev libzstd-dev
-  libssl-dev zlib1g-dev
+  libssl-dev zlib1g-dev libext2fs-dev
   mmdebstrap uidmap libguestfs0 supermin linux-image-amd64
   gpgv gnupg debian-archive-keyring
   e2fsprogs dosfstools fdisk minisign"

@@ -6,6 +6,10 @@
 #      the same apt archive cache                             target <= 1.5
 #   2. rebuild after one overlay file changed / cold build    target <= 0.25
 #   3. mkmesh's own peak RSS (VmHWM of the mkmesh process)    target < 100 MB
+#   4. two builds from the last build's manifest (--from-manifest), the
+#      second with the disk cache emptied (the disk made anew): differing
+#      bytes of the raw disks (cmp -l)                         target 0
+#      and the second one's time / the first one's
 # The droplet with its base layer: what mmdebstrap alone can be compared to.
 # Then each further bench-*.sh beside this file (upload throughput, ...).
 set -eu
@@ -68,11 +72,30 @@ t_re=$(run_timed build)
 rss_re=$(cat "$work/rss")
 printf '  %-48s %7.1f s\n' "mkmesh build droplet, one overlay file changed" "$t_re"
 
+# Two rebuilds from one manifest; the first also runs mmdebstrap (the
+# versions pinned), the second makes only the disk.
+rebuild() {
+	exec "$mkmesh" build droplet -q --from-manifest "$work/images/mkmesh-droplet-bench-amd64.manifest.json" \
+		--recipes "$work/recipes" --cache "$work/cache" --out "$1"
+}
+t_r1=$(run_timed rebuild "$work/rebuild1")
+printf '  %-48s %7.1f s\n' "mkmesh build droplet --from-manifest" "$t_r1"
+rm -rf "$work/cache/disks"
+t_r2=$(run_timed rebuild "$work/rebuild2")
+printf '  %-48s %7.1f s\n' "the same again, empty disk cache" "$t_r2"
+for n in 1 2; do
+	gzip -dc "$work"/rebuild$n/*.raw.gz | dd of="$work/rebuild$n.raw" bs=1M conv=sparse status=none
+done
+differ=$(cmp -l "$work/rebuild1.raw" "$work/rebuild2.raw" | wc -l)
+rm -f "$work"/rebuild?.raw
+
 rss=$((rss_cold > rss_re ? rss_cold : rss_re))
 echo
 printf '  %-48s %7.2f   (target <= 1.5)\n' "cold build / mmdebstrap alone" "$(echo "$t_cold / $t_mm" | bc -l)"
 printf '  %-48s %7.2f   (target <= 0.25)\n' "rebuild after an overlay change / cold build" "$(echo "$t_re / $t_cold" | bc -l)"
 printf '  %-48s %7.1f MB (target < 100)\n' "mkmesh peak RSS" "$(echo "$rss / 1024" | bc -l)"
+printf '  %-48s %7d    (target 0)\n' "rebuilds from one manifest: differing bytes" "$differ"
+printf '  %-48s %7.2f\n' "rebuild, fresh disk / rebuild (first)" "$(echo "$t_r2 / $t_r1" | bc -l)"
 
 # MKMESH_BENCH_ONLY=droplet skips the others (the rpi one takes ~40 minutes).
 [ "${MKMESH_BENCH_ONLY:-}" = droplet ] && exit 0
