@@ -334,20 +334,41 @@ static int punch_free_blocks(int fd, uint64_t off, ext2_filsys fs)
 	return 0;
 }
 
+/* The ext4 root file system on partition ROOT_PART of the raw disk RAW,
+ * opened read-write with its bitmaps read. *fd (RAW, read-write), *off (the
+ * partition's byte offset) and *opts (for ext2fs_open2) are the caller's. */
+static int open_root_fs(const char *raw, int root_part, int *fd, uint64_t *off, char **opts,
+			ext2_filsys *fs, char *err, size_t errlen)
+{
+	errcode_t e;
+	*fd = open(raw, O_RDWR | O_CLOEXEC);
+	if (*fd < 0 || mbr_part_offset(*fd, root_part, off) < 0) {
+		int rc = *fd < 0 ? -errno : -EINVAL;
+		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
+		return rc;
+	}
+	*opts = xasprintf("offset=%llu", (unsigned long long)*off);
+	*fs = NULL;
+	if ((e = ext2fs_open2(raw, *opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, fs)))
+		return ext2_fail(err, errlen, "open the root file system", e);
+	if ((e = ext2fs_read_bitmaps(*fs))) {
+		ext2fs_close_free(fs);
+		return ext2_fail(err, errlen, "read the root file system's bitmaps", e);
+	}
+	return 0;
+}
+
 int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t errlen)
 {
-	_cleanup_close_ int fd = open(raw, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *opts = NULL;
 	uint64_t off;
-	ext2_filsys fs = NULL;
+	ext2_filsys fs;
 	errcode_t e;
-	if (fd < 0 || mbr_part_offset(fd, root_part, &off) < 0) {
-		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
-		return fd < 0 ? -errno : -EINVAL;
-	}
-	_cleanup_free_ char *opts = xasprintf("offset=%llu", (unsigned long long)off);
-	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)))
-		return ext2_fail(err, errlen, "open the root file system", e);
-	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, 0, true))) {
+	int r = open_root_fs(raw, root_part, &fd, &off, &opts, &fs, err, errlen);
+	if (r < 0)
+		return r;
+	if ((e = normalize_inodes(fs, 0, true))) {
 		ext2fs_close_free(&fs);
 		return ext2_fail(err, errlen, "clear the root file system's free inodes", e);
 	}
@@ -359,21 +380,17 @@ int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t err
 int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, char *err,
 		   size_t errlen)
 {
-	_cleanup_close_ int fd = open(raw, O_RDWR | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *opts = NULL;
 	uint64_t off;
-	ext2_filsys fs = NULL;
+	ext2_filsys fs;
 	errcode_t e;
-	int r;
+	int r = open_root_fs(raw, root_part, &fd, &off, &opts, &fs, err, errlen);
 
-	if (fd < 0 || mbr_part_offset(fd, root_part, &off) < 0) {
-		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
-		return fd < 0 ? -errno : -EINVAL;
-	}
-	_cleanup_free_ char *opts = xasprintf("offset=%llu", (unsigned long long)off);
-	if ((e = ext2fs_open2(raw, opts, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs)))
-		return ext2_fail(err, errlen, "open the root file system", e);
+	if (r < 0)
+		return r;
 	fs->now = t;
-	if ((e = ext2fs_read_bitmaps(fs)) || (e = normalize_inodes(fs, t, false))) {
+	if ((e = normalize_inodes(fs, t, false))) {
 		ext2fs_close_free(&fs);
 		return ext2_fail(err, errlen, "normalize the root file system's inodes", e);
 	}
