@@ -240,7 +240,7 @@ static void add_build_files(struct build *b)
 }
 
 /* Bump when what the base disk holds changes. */
-#define DISK_FORMAT "mkmesh-disk-3"
+#define DISK_FORMAT "mkmesh-disk-4"
 /* Per target: the base-only and full variants, on two suites, used in turn
  * by the tests, would otherwise push each other out. */
 #define DISKS_KEEP 4
@@ -282,9 +282,10 @@ static int cached_base_disk(struct build *b)
 		struct compose_result base = {0};
 		mk_temp_register(tmp);
 		b->compose.part = COMPOSE_BASE;
-		rc = disk_open(&d, tmp, r->disk.size, b->o.cache, b->err, sizeof(b->err));
+		rc = disk_open(&d, tmp, r->disk.size, &b->compose, &base, b->o.cache, b->err,
+			       sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->make_disk(&d, r, &b->compose, &base);
+			rc = b->handler->make_disk(&d, r, &b->compose);
 		int rc2 = disk_close(&d);
 		compose_result_release(&base);
 		if (rc == 0 && (rc = rc2) == 0)
@@ -331,14 +332,16 @@ static int stage_disk(struct build *b)
 		if ((rc = cached_base_disk(b)) < 0)
 			return rc;
 		b->compose.part = COMPOSE_LAYERS;
-		rc = disk_open_existing(&d, b->raw, b->o.cache, b->err, sizeof(b->err));
+		rc = disk_open_existing(&d, b->raw, &b->compose, &b->composed, b->o.cache, b->err,
+					sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->finish(&d, b->recipe, &b->compose, &b->composed);
+			rc = b->handler->finish(&d);
 	} else {
 		b->compose.part = COMPOSE_ALL;
-		rc = disk_open(&d, b->raw, b->recipe->disk.size, b->o.cache, b->err, sizeof(b->err));
+		rc = disk_open(&d, b->raw, b->recipe->disk.size, &b->compose, &b->composed, b->o.cache,
+			       b->err, sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->make_disk(&d, b->recipe, &b->compose, &b->composed);
+			rc = b->handler->make_disk(&d, b->recipe, &b->compose);
 	}
 	int rc2 = disk_close(&d);
 	if (rc == 0)

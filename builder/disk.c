@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,23 +109,10 @@ static bool kvm_works(const char *cache_dir)
 	return ok;
 }
 
-int disk_open(struct disk *d, const char *path, uint64_t size, const char *cache_dir, char *err,
-	      size_t errlen)
+/* Starts the appliance with the disk at PATH and, when TREE is not NULL, the
+ * composed tree as a second, read-only disk. */
+static int launch(struct disk *d, const char *path, const char *tree, const char *cache_dir)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
-		*d = (struct disk){0};
-		snprintf(err, errlen, "cannot create the disk '%s': %s", path, strerror(errno));
-		return -errno;
-	}
-	return disk_open_existing(d, path, cache_dir, err, errlen);
-}
-
-int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, char *err,
-		       size_t errlen)
-{
-	*d = (struct disk){.path = xstrdup(path), .err = err, .errlen = errlen};
-
 	/* Respect a user's own choice; otherwise decide ourselves. */
 	if (!getenv("LIBGUESTFS_BACKEND_SETTINGS") && !kvm_works(cache_dir)) {
 		mk_log_warn("KVM does not work here; the appliance runs under TCG (slower)");
@@ -134,7 +120,7 @@ int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, 
 	}
 	d->g = guestfs_create();
 	if (!d->g) {
-		snprintf(err, errlen, "cannot create a libguestfs handle");
+		snprintf(d->err, d->errlen, "cannot create a libguestfs handle");
 		return -ENOMEM;
 	}
 	guestfs_set_error_handler(d->g, NULL, NULL);
@@ -142,17 +128,87 @@ int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, 
 	/* One CPU: ext4 gives small files blocks from per-CPU groups, so with
 	 * two the layout depends on where tar ran (see disk_normalize). */
 	guestfs_set_smp(d->g, 1);
+	/* virtio-blk, not the default virtio-scsi: the appliance kernel probes
+	 * SCSI disks asynchronously, so which of ours and the appliance's own
+	 * became sda varied from boot to boot. libguestfs's calls translate
+	 * names, but the tools we run (grub-install) see the kernel's, and
+	 * grub bakes a name-based BIOS hint into core.img: as the first
+	 * virtio-blk disk ours is always vda, and the image always the same. */
 	if (guestfs_add_drive_opts(d->g, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+				   GUESTFS_ADD_DRIVE_OPTS_IFACE, "virtio",
 				   GUESTFS_ADD_DRIVE_OPTS_CACHEMODE, "unsafe",
 				   /* fstrim then punches holes: a sparse file, fast to compress */
 				   GUESTFS_ADD_DRIVE_OPTS_DISCARD, "besteffort", -1) < 0)
 		return disk_fail(d, "add the disk");
+	if (tree && guestfs_add_drive_opts(d->g, tree, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+					   GUESTFS_ADD_DRIVE_OPTS_IFACE, "virtio",
+					   GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, -1) < 0)
+		return disk_fail(d, "add the composed tree");
 	if (guestfs_launch(d->g) < 0)
 		return disk_fail(d, "start the libguestfs appliance (try 'libguestfs-test-tool')");
 	pid_t qemu = guestfs_get_pid(d->g);
 	if (qemu > 0)
 		mk_child_register(qemu);
 	return 0;
+}
+
+int disk_open(struct disk *d, const char *path, uint64_t size, const struct compose_input *in,
+	      struct compose_result *res, const char *cache_dir, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		*d = (struct disk){0};
+		snprintf(err, errlen, "cannot create the disk '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	return disk_open_existing(d, path, in, res, cache_dir, err, errlen);
+}
+
+/* The composed tree as a tar file in the cache directory, for the appliance
+ * to read as a second disk. Padded to whole sectors (zeros after a tar's
+ * end are harmless). */
+static int compose_to_file(const struct compose_input *in, struct compose_result *res,
+			   const char *path, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	char cerr[512];
+	int r = compose_run(in, fd, res, cerr, sizeof(cerr));
+	if (r < 0) {
+		snprintf(err, errlen, "compose: %s", cerr);
+		return r;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || ftruncate(fd, (st.st_size + 511) / 512 * 512) < 0) {
+		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int disk_open_existing(struct disk *d, const char *path, const struct compose_input *in,
+		       struct compose_result *res, const char *cache_dir, char *err, size_t errlen)
+{
+	*d = (struct disk){.path = xstrdup(path), .err = err, .errlen = errlen};
+	_cleanup_free_ char *tree = in ? xasprintf("%s/tree.%d.tar", cache_dir, (int)getpid()) : NULL;
+	int r;
+
+	if (tree) {
+		mk_temp_register(tree);
+		if ((r = compose_to_file(in, res, tree, err, errlen)) < 0)
+			goto out;
+	}
+	r = launch(d, path, tree, cache_dir);
+out:
+	/* QEMU holds it open from here on; nothing is left behind. */
+	if (tree) {
+		unlink(tree);
+		mk_temp_forget(tree);
+	}
+	return r;
 }
 
 int disk_close(struct disk *d)
@@ -183,49 +239,36 @@ int disk_command(struct disk *d, const char *const *argv)
 	return 0;
 }
 
-/* The composer runs in a thread, writing into a pipe that the appliance
- * reads as a tar stream, so the merged tree never lands on disk. */
-struct composer {
-	const struct compose_input *in;
-	struct compose_result *res;
-	int fd;
-	int r;
-	char err[512];
-};
-
-static void *compose_thread(void *arg)
+/*
+ * Not guestfs_tar_in: before unpacking, its daemon checks that chown works
+ * by creating and deleting a file in the target directory. ext4 without a
+ * journal (as during the build) then skips that inode for a minute, but
+ * only when a clock second has passed since the deletion, so the inode
+ * numbers of everything after it depended on timing (one rebuild in three
+ * differed). Here the appliance's own tar reads the tree from the second
+ * disk, told apart from ours by the tar magic in its first header, and
+ * nothing is deleted.
+ */
+int disk_tar_in(struct disk *d, const char *dir)
 {
-	struct composer *c = arg;
-	c->r = compose_run(c->in, c->fd, c->res, c->err, sizeof(c->err));
-	close(c->fd);
-	return NULL;
-}
-
-int disk_tar_in(struct disk *d, const struct compose_input *in, const char *dir,
-		struct compose_result *res)
-{
-	int p[2];
-	pthread_t t;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	struct composer c = {.in = in, .res = res, .fd = p[1]};
-	/* A reader that gives up must not kill us with SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&t, NULL, compose_thread, &c) != 0) {
-		close(p[0]);
-		close(p[1]);
-		return -EAGAIN;
+	if (strchr(dir, '\'') || dir[0] != '/') {
+		snprintf(d->err, d->errlen, "unpack: bad directory '%s'", dir);
+		return -EINVAL;
 	}
-	_cleanup_free_ char *src = xasprintf("/dev/fd/%d", p[0]);
-	int r = guestfs_tar_in_opts(d->g, src, dir, GUESTFS_TAR_IN_OPTS_XATTRS, 1, -1);
-	int gr = r < 0 ? disk_fail(d, "unpack the tree into the image") : 0;
-	close(p[0]);
-	pthread_join(t, NULL);
-	if (c.r < 0) {
-		snprintf(d->err, d->errlen, "compose: %s", c.err);
-		return c.r;
-	}
-	return gr;
+	_cleanup_free_ char *script = xasprintf(
+		"set -e; tree=; "
+		"for dev in /dev/vd?; do "
+		"[ \"$(dd if=$dev bs=1 skip=257 count=5 2>/dev/null)\" = ustar ] && tree=$dev; "
+		"done; "
+		"[ -n \"$tree\" ] || { echo 'no disk holds the composed tree' >&2; exit 1; }; "
+		"tar -C '/sysroot%s' -xf \"$tree\" --numeric-owner --xattrs --xattrs-include='*'",
+		dir);
+	char *argv[] = {script, NULL};
+	char *out = guestfs_debug(d->g, "sh", argv);
+	if (!out)
+		return disk_fail(d, "unpack the tree into the image");
+	free(out);
+	return 0;
 }
 
 int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
@@ -244,8 +287,17 @@ int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const ch
 			   GUESTFS_MKE2FS_HASJOURNAL, 0, GUESTFS_MKE2FS_LAZYITABLEINIT, 0, -1) < 0)
 		return disk_fail(d, "make the root file system");
 	/* libguestfs cannot ask for a directory hash seed; the file system is
-	 * empty, so no directory index has used the random one yet. */
-	_cleanup_free_ char *cmd = xasprintf("debugfs -w -R 'ssv hash_seed %s' %s && echo seed-set", seed, dev);
+	 * empty, so no directory index has used the random one yet. debugfs
+	 * runs outside libguestfs's name translation, so it finds the kernel's
+	 * name for DEV by the UUID, and the seed is read back (debugfs exits 0
+	 * even when it cannot open the device). */
+	_cleanup_free_ char *cmd = xasprintf(
+		"dev=; for p in /dev/vd?*; do "
+		"[ \"$(blkid -p -s UUID -o value $p 2>/dev/null)\" = %s ] && dev=$p; done; "
+		"[ -n \"$dev\" ] || { echo 'no partition has the UUID %s'; exit 1; }; "
+		"debugfs -w -R 'ssv hash_seed %s' $dev 2>&1; "
+		"dumpe2fs -h $dev 2>/dev/null | grep -q '^Directory Hash Seed: *%s$' && echo seed-set",
+		uuid, uuid, seed, seed);
 	char *const argv[] = {cmd, NULL};
 	char *out = guestfs_debug(d->g, "sh", argv);
 	if (!out || !strstr(out, "seed-set")) {

@@ -17,21 +17,24 @@ struct disk {
 };
 
 /* Creates a sparse raw file of SIZE bytes at PATH and starts the appliance.
- * Uses KVM when it works here and TCG otherwise (one warning). */
-int disk_open(struct disk *d, const char *path, uint64_t size, const char *cache_dir, char *err,
-	      size_t errlen);
-/* Starts the appliance on a disk that exists (a copy of a cached one). */
-int disk_open_existing(struct disk *d, const char *path, const char *cache_dir, char *err,
-		       size_t errlen);
+ * With IN, the tree IN describes is composed first (filling RES) into a tar
+ * file in CACHE_DIR that the appliance sees as a second disk (deleted once
+ * it started), for disk_tar_in. Uses KVM when it works here and TCG
+ * otherwise (one warning). */
+int disk_open(struct disk *d, const char *path, uint64_t size, const struct compose_input *in,
+	      struct compose_result *res, const char *cache_dir, char *err, size_t errlen);
+/* The same on a disk that exists (a copy of a cached one). */
+int disk_open_existing(struct disk *d, const char *path, const struct compose_input *in,
+		       struct compose_result *res, const char *cache_dir, char *err, size_t errlen);
 /* Shuts the appliance down cleanly (syncing the disk) and frees it. */
 int disk_close(struct disk *d);
 
 /* Fills err from guestfs_last_error; returns -MK_ERR_GUESTFS. */
 int disk_fail(struct disk *d, const char *what);
 
-/* Streams the composed tree into the file system mounted at DIR. */
-int disk_tar_in(struct disk *d, const struct compose_input *in, const char *dir,
-		struct compose_result *res);
+/* Unpacks the composed tree (see disk_open) into the file system mounted
+ * at DIR, with owners, modes, times and extended attributes. */
+int disk_tar_in(struct disk *d, const char *dir);
 
 /* Runs a command inside the image (same architecture only). */
 int disk_command(struct disk *d, const char *const *argv);

@@ -15,14 +15,12 @@ struct mk_target {
 	int root_part;          /* the root file system's partition (for disk_normalize) */
 	/* Files the target adds to the tree (fstab, bootloader settings). */
 	void (*add_files)(const struct recipe *r, struct compose_input *in);
-	/* Partitions, file systems, the tree, the bootloader. */
-	int (*make_disk)(struct disk *d, const struct recipe *r, const struct compose_input *in,
-			 struct compose_result *res);
+	/* Partitions, file systems, the tree (disk_tar_in), the bootloader. */
+	int (*make_disk)(struct disk *d, const struct recipe *r, const struct compose_input *in);
 	/* Optional. When set, make_disk is given only the base part of the tree
 	 * (the packages) and its disk is cached; finish puts the layers' part
 	 * on a copy of it, so a change to an overlay does not remake the disk. */
-	int (*finish)(struct disk *d, const struct recipe *r, const struct compose_input *in,
-		      struct compose_result *res);
+	int (*finish)(struct disk *d);
 };
 
 const struct mk_target *target_find(const char *kind);

@@ -26,8 +26,7 @@ static void droplet_add_files(const struct recipe *r, struct compose_input *in)
 	compose_add_base_file(in, "etc/default/grub.d/50-mkmesh.cfg", grub, 0644);
 }
 
-static int droplet_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in,
-			     struct compose_result *res)
+static int droplet_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in)
 {
 	guestfs_h *g = d->g;
 	char uuid[37];
@@ -45,23 +44,26 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 	if (guestfs_mount_options(g, DISK_EXT4_MOUNT_OPTIONS, "/dev/sda1", "/") < 0)
 		return disk_fail(d, "mount the root file system");
 	mk_log_info("  unpacking the tree into the image");
-	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
+	if ((rc = disk_tar_in(d, "/")) < 0)
 		return rc;
 	mk_log_info("  installing grub-pc");
-	static const char *const install[] = {"grub-install", "--target=i386-pc", "/dev/sda", NULL};
-	static const char *const update[] = {"update-grub", NULL};
-	rc = disk_command(d, install);
-	if (rc < 0) {
-		/* Seen once here under heavy load: grub-install took /dev/sda for
-		 * another disk than /boot's ("cross-disk install"), as if a device
-		 * node was not there yet. Let udev finish and try once more. */
-		static const char *const settle[] = {"udevadm", "settle", NULL};
-		mk_log_warn("%s; trying grub-install again after udev settles", d->err);
-		disk_command(d, settle);
-		rc = disk_command(d, install);
-	}
-	if (rc < 0 || (rc = disk_command(d, update)) < 0)
-		return rc;
+	/* Not "grub-install /dev/sda": that is libguestfs's name for our disk,
+	 * translated for its own calls only; the kernel calls it vda (see
+	 * disk.c's launch). Ask grub for the disk that holds /boot. Temporary
+	 * files go to a tmpfs: a file deleted on the image's file system would
+	 * change the inode numbers of what comes after it (see disk_tar_in). */
+	static const char *const install[] = {
+		"sh", "-c",
+		"set -e; mount -t tmpfs mkmesh-tmp /tmp; trap 'umount /tmp' EXIT; "
+		"disk=$(grub-probe --target=disk /boot); "
+		"echo \"grub-install on $disk, the disk holding /boot\"; "
+		"grub-install --target=i386-pc \"$disk\"; update-grub",
+		NULL};
+	char *out = guestfs_command(g, (char **)install);
+	if (!out)
+		return disk_fail(d, "grub-install");
+	mk_log_debug("%s", out);
+	free(out);
 	if (guestfs_fstrim(g, "/", -1) < 0)
 		return disk_fail(d, "trim the file system");
 	if (guestfs_umount_all(g) < 0)
@@ -71,16 +73,14 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 }
 
 /* The layers' files on a copy of the cached disk. */
-static int droplet_finish(struct disk *d, const struct recipe *r, const struct compose_input *in,
-			  struct compose_result *res)
+static int droplet_finish(struct disk *d)
 {
 	guestfs_h *g = d->g;
 	int rc;
-	(void)r;
 	if (guestfs_mount_options(g, DISK_EXT4_MOUNT_OPTIONS, "/dev/sda1", "/") < 0)
 		return disk_fail(d, "mount the root file system");
 	mk_log_info("  adding the layers' files");
-	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
+	if ((rc = disk_tar_in(d, "/")) < 0)
 		return rc;
 	if (guestfs_fstrim(g, "/", -1) < 0)
 		return disk_fail(d, "trim the file system");

@@ -226,8 +226,7 @@ static int trim_and_unmount(struct disk *d)
 	return 0;
 }
 
-static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in,
-			 struct compose_result *res)
+static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in)
 {
 	guestfs_h *g = d->g;
 	char uuid[37];
@@ -269,7 +268,7 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 	if ((rc = mount_both(d)) < 0)
 		return rc;
 	mk_log_info("  unpacking the tree into the image (boot/firmware onto the FAT partition)");
-	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
+	if ((rc = disk_tar_in(d, "/")) < 0)
 		return rc;
 	if ((rc = check_firmware(d, r)) < 0)
 		return rc;
@@ -278,15 +277,13 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 
 /* The layers' files on a copy of the cached disk: both partitions, as a
  * layer may put files on the firmware partition too. */
-static int rpi_finish(struct disk *d, const struct recipe *r, const struct compose_input *in,
-		      struct compose_result *res)
+static int rpi_finish(struct disk *d)
 {
 	int rc;
-	(void)r;
 	if ((rc = mount_both(d)) < 0)
 		return rc;
 	mk_log_info("  adding the layers' files");
-	if ((rc = disk_tar_in(d, in, "/", res)) < 0)
+	if ((rc = disk_tar_in(d, "/")) < 0)
 		return rc;
 	return trim_and_unmount(d);
 }
