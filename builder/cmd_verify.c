@@ -239,17 +239,26 @@ static void require_listed(struct verify *v, const char *name)
 		fail(v, "%s/%s: not in SHA256SUMS, so the signature does not cover it", v->dir, name);
 }
 
+/* NAME, a JSON file of the directory that SHA256SUMS must list: NULL, and
+ * a failure noted, when it is not JSON. *PATH is the caller's to free. */
+static json_t *load_listed(struct verify *v, const char *name, char **path)
+{
+	json_error_t je;
+	*path = xasprintf("%s/%s", v->dir, name);
+	json_t *doc = json_load_file(*path, 0, &je);
+	require_listed(v, name);
+	if (!doc)
+		fail(v, "%s:%d: not JSON: %s", *path, je.line, je.text);
+	return doc;
+}
+
 /* MANIFEST's image: its own (same stem), there, with that sha256 and size. */
 static void check_manifest(struct verify *v, const char *name)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s", v->dir, name);
-	json_error_t je;
-	json_t *m = json_load_file(path, 0, &je);
-	require_listed(v, name);
-	if (!m) {
-		fail(v, "%s:%d: not JSON: %s", path, je.line, je.text);
+	_cleanup_free_ char *path = NULL;
+	json_t *m = load_listed(v, name, &path);
+	if (!m)
 		return;
-	}
 	const json_t *image = json_object_get(m, "image");
 	const char *file = json_string_value(json_object_get(image, "file"));
 	const char *want = json_string_value(json_object_get(image, "sha256"));
@@ -299,14 +308,10 @@ static const json_t *described(const json_t *doc)
 
 static void check_sbom(struct verify *v, const char *name)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s", v->dir, name);
-	json_error_t je;
-	json_t *doc = json_load_file(path, 0, &je);
-	require_listed(v, name);
-	if (!doc) {
-		fail(v, "%s:%d: not JSON: %s", path, je.line, je.text);
+	_cleanup_free_ char *path = NULL;
+	json_t *doc = load_listed(v, name, &path);
+	if (!doc)
 		return;
-	}
 	const json_t *top = described(doc);
 	const char *file = json_string_value(json_object_get(top, "packageFileName")), *want = NULL;
 	const json_t *sums = json_object_get(top, "checksums");
