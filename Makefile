@@ -68,7 +68,7 @@ test-slow: test-deps
 
 bench: deps
 	$(MAKE) mkmesh
-	@tests/bench.sh
+	@bash tests/bench.sh
 
 # Both images, SHA256SUMS and its minisign signature in images/release-VERSION
 # (scripts/release.sh says which variables it reads: MKMESH_SIGNING_KEY, ...).
