@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "compose.h"
 #include "disk.h"
+#include "fat.h"
 #include "fetch.h"
 #include "options.h"
 #include "output.h"
@@ -353,6 +354,8 @@ static int stage_disk(struct build *b)
 	target_root_uuid(b->recipe, uuid);
 	rc = disk_normalize(b->raw, b->handler->root_part, uuid,
 			    explicit_sde ? b->compose.source_date_epoch : time(NULL), b->err, sizeof(b->err));
+	if (rc == 0 && b->handler->fat_part)
+		rc = fat_normalize(b->raw, b->handler->fat_part, b->err, sizeof(b->err));
 	if (rc < 0)
 		return rc;
 	_cleanup_free_ char *detail = xasprintf("%llu entries, %.0f MiB of files, %zu packages",

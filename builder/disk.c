@@ -310,8 +310,7 @@ int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const ch
 	return 0;
 }
 
-/* The first byte of MBR partition N (1-4) of the disk open at FD. */
-static int mbr_part_offset(int fd, int n, uint64_t *off)
+int disk_part_offset(int fd, int n, uint64_t *off)
 {
 	unsigned char mbr[512];
 	if (pread(fd, mbr, sizeof(mbr), 0) != (ssize_t)sizeof(mbr) || mbr[510] != 0x55 || mbr[511] != 0xaa)
@@ -332,7 +331,7 @@ static int ext2_fail(char *err, size_t errlen, const char *what, errcode_t e)
  * access times, directories' mtimes touched after tar set them), and the
  * random inode generations; unused inodes' leftovers. With ONLY_FREE, just
  * the leftovers: without a journal, ext4 does not reuse an inode deleted
- * less than 30 s ago (by its dtime), so a disk used again at once would
+ * less than a minute ago (by its dtime), so a disk used again at once would
  * number new files otherwise than one used later. */
 static errcode_t normalize_inodes(ext2_filsys fs, time_t t, bool only_free)
 {
@@ -394,7 +393,7 @@ static int open_root_fs(const char *raw, int root_part, int *fd, uint64_t *off, 
 {
 	errcode_t e;
 	*fd = open(raw, O_RDWR | O_CLOEXEC);
-	if (*fd < 0 || mbr_part_offset(*fd, root_part, off) < 0) {
+	if (*fd < 0 || disk_part_offset(*fd, root_part, off) < 0) {
 		int rc = *fd < 0 ? -errno : -EINVAL;
 		snprintf(err, errlen, "'%s' has no partition %d", raw, root_part);
 		return rc;

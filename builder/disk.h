@@ -39,6 +39,9 @@ int disk_tar_in(struct disk *d, const char *dir);
 /* Runs a command inside the image (same architecture only). */
 int disk_command(struct disk *d, const char *const *argv);
 
+/* The first byte of MBR partition N (1-4) of the disk open at FD. */
+int disk_part_offset(int fd, int n, uint64_t *off);
+
 /* A stable UUID derived from the recipe, so rebuilds give the same bytes. */
 void disk_uuid(const char *seed, char out[37]);
 

@@ -13,6 +13,7 @@ struct mk_target {
 	const char *suffix;     /* ".raw", ".img" before the compression's */
 	bool bmap;              /* a block map (NAME.img.bmap) beside the image, for flashing */
 	int root_part;          /* the root file system's partition (for disk_normalize) */
+	int fat_part;           /* a FAT32 partition for fat_normalize, 0 for none */
 	/* Files the target adds to the tree (fstab, bootloader settings). */
 	void (*add_files)(const struct recipe *r, struct compose_input *in);
 	/* Partitions, file systems, the tree (disk_tar_in), the bootloader. */

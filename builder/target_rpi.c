@@ -293,6 +293,7 @@ const struct mk_target target_rpi = {
 	.suffix = ".img",
 	.bmap = true,
 	.root_part = 2,
+	.fat_part = 1,
 	.add_files = rpi_add_files,
 	.make_disk = rpi_make_disk,
 	.finish = rpi_finish,
