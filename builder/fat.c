@@ -46,10 +46,18 @@ static int next_cluster(struct fat *f, uint32_t c, uint32_t *next)
 	return 0;
 }
 
+struct subdir {
+	uint32_t cluster;
+	unsigned char written[4]; /* its entry's write time and date */
+};
+
 /* The entries of the directory starting at CLUSTER, and those of its
- * subdirectories. Stops at the end marker; follows no chain longer than
- * the file system has clusters. */
-static int walk(struct fat *f, uint32_t cluster, int depth, unsigned char *buf)
+ * subdirectories. A subdirectory's "." and ".." keep the clock's time of
+ * its creation even as a write time (tar sets the entry in the parent), so
+ * they get WRITTEN, the parent entry's. Stops at the end marker; follows no
+ * chain longer than the file system has clusters. */
+static int walk(struct fat *f, uint32_t cluster, const unsigned char *written, int depth,
+		unsigned char *buf)
 {
 	if (depth > MAX_DEPTH)
 		return fat_fail(f, -ELOOP, "directories nested too deep");
@@ -60,7 +68,7 @@ static int walk(struct fat *f, uint32_t cluster, int depth, unsigned char *buf)
 		if (pread(f->fd, buf, f->cluster_size, pos) != (ssize_t)f->cluster_size)
 			return fat_fail(f, -EIO, "cannot read a directory");
 		bool changed = false, end = false;
-		_cleanup_free_ uint32_t *subdirs = xmalloc(f->cluster_size / DIR_ENTRY * sizeof(*subdirs));
+		_cleanup_free_ struct subdir *subdirs = xmalloc(f->cluster_size / DIR_ENTRY * sizeof(*subdirs));
 		size_t nsub = 0;
 		for (uint32_t i = 0; i < f->cluster_size && !end; i += DIR_ENTRY) {
 			unsigned char *e = buf + i;
@@ -70,6 +78,11 @@ static int walk(struct fat *f, uint32_t cluster, int depth, unsigned char *buf)
 			}
 			if (e[0] == 0xe5 || e[11] == ATTR_LFN)
 				continue;
+			bool dot = e[0] == '.' && (e[1] == ' ' || (e[1] == '.' && e[2] == ' '));
+			if (dot && written && memcmp(e + 22, written, 4) != 0) {
+				memcpy(e + 22, written, 4);
+				changed = true;
+			}
 			/* creation time (13: 10 ms units, 14: time, 16: date) and
 			 * access date (18) from the write time (22) and date (24) */
 			unsigned char want[7] = {0, e[22], e[23], e[24], e[25], e[24], e[25]};
@@ -77,14 +90,15 @@ static int walk(struct fat *f, uint32_t cluster, int depth, unsigned char *buf)
 				memcpy(e + 13, want, sizeof(want));
 				changed = true;
 			}
-			bool dot = e[0] == '.' && (e[1] == ' ' || (e[1] == '.' && e[2] == ' '));
-			if ((e[11] & ATTR_DIR) && !dot)
-				subdirs[nsub++] = (uint32_t)le16(e + 20) << 16 | le16(e + 26);
+			if ((e[11] & ATTR_DIR) && !dot) {
+				subdirs[nsub].cluster = (uint32_t)le16(e + 20) << 16 | le16(e + 26);
+				memcpy(subdirs[nsub++].written, e + 22, 4);
+			}
 		}
 		if (changed && pwrite(f->fd, buf, f->cluster_size, pos) != (ssize_t)f->cluster_size)
 			return fat_fail(f, -EIO, "cannot write a directory");
 		for (size_t s = 0; s < nsub; s++) {
-			int rc = walk(f, subdirs[s], depth + 1, buf);
+			int rc = walk(f, subdirs[s].cluster, subdirs[s].written, depth + 1, buf);
 			if (rc < 0)
 				return rc;
 		}
@@ -121,5 +135,5 @@ int fat_normalize(const char *raw, int part, char *err, size_t errlen)
 	f.data_start = f.fat_start + (uint64_t)nfats * fatsz * bps;
 	f.clusters = (uint32_t)((total - (reserved + nfats * fatsz)) / spc);
 	_cleanup_free_ unsigned char *buf = xmalloc(f.cluster_size);
-	return walk(&f, root, 0, buf);
+	return walk(&f, root, NULL, 0, buf);
 }

@@ -36,14 +36,20 @@ static int make_disk(void)
 }
 
 /* Gives the live short entries of the directory cluster at BYTE another
- * creation time and access date (2026-11-26 10:20:30.5). */
+ * creation time and access date (2026-11-26 10:20:30.5), and "." and ".."
+ * that write time too (the kernel's clock at mkdir; tar sets only the
+ * directory's entry in its parent). */
 static void stamp_entries(int fd, off_t byte)
 {
 	unsigned char e[32];
 	static const unsigned char clock[7] = {50, 0x8f, 0x52, 0x7a, 0x5d, 0x7a, 0x5d};
-	for (int i = 0; i < 128 && pread(fd, e, 32, byte + i * 32) == 32 && e[0]; i++)
-		if (e[0] != 0xe5 && e[11] != 0x0f && pwrite(fd, clock, 7, byte + i * 32 + 13) != 7)
+	for (int i = 0; i < 128 && pread(fd, e, 32, byte + i * 32) == 32 && e[0]; i++) {
+		if (e[0] == 0xe5 || e[11] == 0x0f)
+			continue;
+		if (pwrite(fd, clock, 7, byte + i * 32 + 13) != 7 ||
+		    (e[0] == '.' && pwrite(fd, clock + 1, 4, byte + i * 32 + 22) != 4))
 			abort();
+	}
 }
 
 /* Counts live short entries of the directory cluster at BYTE whose creation
@@ -97,6 +103,17 @@ TEST(fat_normalize_sets_creation_and_access_from_write_time)
 	ASSERT_EQ(stale_entries(fd, data + (off_t)(root - 2) * bps * spc, &live, NULL), 0);
 	ASSERT_EQ(stale_entries(fd, data + (off_t)(sub - 2) * bps * spc, &live_sub, NULL), 0);
 	ASSERT_TRUE(live >= 3); /* the label, A.TXT, SUB */
+	/* "." and ".." of sub carry sub's own write time (from its entry) */
+	unsigned char dot[32], dotdot[32], self[32];
+	ASSERT_EQ(pread(fd, dot, 32, data + (off_t)(sub - 2) * bps * spc), 32);
+	ASSERT_EQ(pread(fd, dotdot, 32, data + (off_t)(sub - 2) * bps * spc + 32), 32);
+	for (int i = 0; i < 16; i++) {
+		ASSERT_EQ(pread(fd, self, 32, data + (off_t)(root - 2) * bps * spc + i * 32), 32);
+		if (!memcmp(self, "SUB        ", 11))
+			break;
+	}
+	ASSERT_TRUE(!memcmp(self, "SUB        ", 11));
+	ASSERT_TRUE(!memcmp(dot + 13, self + 13, 13) && !memcmp(dotdot + 13, self + 13, 13));
 	close(fd);
 
 	/* still a good file system, same contents, same write time */
