@@ -228,13 +228,13 @@ int disk_close(struct disk *d)
 	return r;
 }
 
-int disk_command(struct disk *d, const char *const *argv)
+int disk_command(struct disk *d, const char *what, const char *const *argv)
 {
 	char *out = guestfs_command(d->g, (char **)argv);
 	if (!out)
-		return disk_fail(d, argv[0]);
+		return disk_fail(d, what);
 	if (*out)
-		mk_log_debug("%s: %s", argv[0], out);
+		mk_log_debug("%s: %s", what, out);
 	free(out);
 	return 0;
 }

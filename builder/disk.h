@@ -36,8 +36,9 @@ int disk_fail(struct disk *d, const char *what);
  * at DIR, with owners, modes, times and extended attributes. */
 int disk_tar_in(struct disk *d, const char *dir);
 
-/* Runs a command inside the image (same architecture only). */
-int disk_command(struct disk *d, const char *const *argv);
+/* Runs a command inside the image (same architecture only); WHAT names it
+ * in errors and in the debug log. */
+int disk_command(struct disk *d, const char *what, const char *const *argv);
 
 /* The first byte of MBR partition N (1-4) of the disk open at FD. */
 int disk_part_offset(int fd, int n, uint64_t *off);

@@ -59,11 +59,8 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 		"echo \"grub-install on $disk, the disk holding /boot\"; "
 		"grub-install --target=i386-pc \"$disk\"; update-grub",
 		NULL};
-	char *out = guestfs_command(g, (char **)install);
-	if (!out)
-		return disk_fail(d, "grub-install");
-	mk_log_debug("%s", out);
-	free(out);
+	if ((rc = disk_command(d, "grub-install", install)) < 0)
+		return rc;
 	if (guestfs_fstrim(g, "/", -1) < 0)
 		return disk_fail(d, "trim the file system");
 	if (guestfs_umount_all(g) < 0)
