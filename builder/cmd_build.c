@@ -333,8 +333,8 @@ static int stage_disk(struct build *b)
 		if ((rc = cached_base_disk(b)) < 0)
 			return rc;
 		b->compose.part = COMPOSE_LAYERS;
-		rc = disk_open_existing(&d, b->raw, &b->compose, &b->composed, b->o.cache, b->err,
-					sizeof(b->err));
+		rc = disk_open_existing(&d, b->raw, b->handler->root_part, &b->compose, &b->composed,
+					b->o.cache, b->err, sizeof(b->err));
 		if (rc == 0)
 			rc = b->handler->finish(&d);
 	} else {

@@ -2,6 +2,8 @@
 #include "disk.h"
 
 #include <et/com_err.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -152,6 +154,9 @@ static int launch(struct disk *d, const char *path, const char *tree, const char
 	return 0;
 }
 
+static int open_with_tree(struct disk *d, const char *path, int root_part,
+			  const struct compose_input *in, struct compose_result *res,
+			  const char *cache_dir, char *err, size_t errlen);
 int disk_open(struct disk *d, const char *path, uint64_t size, const struct compose_input *in,
 	      struct compose_result *res, const char *cache_dir, char *err, size_t errlen)
 {
@@ -161,7 +166,7 @@ int disk_open(struct disk *d, const char *path, uint64_t size, const struct comp
 		snprintf(err, errlen, "cannot create the disk '%s': %s", path, strerror(errno));
 		return -errno;
 	}
-	return disk_open_existing(d, path, in, res, cache_dir, err, errlen);
+	return open_with_tree(d, path, 0, in, res, cache_dir, err, errlen);
 }
 
 /* The composed tree as a tar file in the cache directory, for the appliance
@@ -189,8 +194,11 @@ static int compose_to_file(const struct compose_input *in, struct compose_result
 	return 0;
 }
 
-int disk_open_existing(struct disk *d, const char *path, const struct compose_input *in,
-		       struct compose_result *res, const char *cache_dir, char *err, size_t errlen)
+/* With ROOT_PART (an existing disk), what the tree replaces is removed
+ * first (see disk_remove_replaced). */
+static int open_with_tree(struct disk *d, const char *path, int root_part,
+			  const struct compose_input *in, struct compose_result *res,
+			  const char *cache_dir, char *err, size_t errlen)
 {
 	*d = (struct disk){.path = xstrdup(path), .err = err, .errlen = errlen};
 	_cleanup_free_ char *tree = in ? xasprintf("%s/tree.%d.tar", cache_dir, (int)getpid()) : NULL;
@@ -199,6 +207,8 @@ int disk_open_existing(struct disk *d, const char *path, const struct compose_in
 	if (tree) {
 		mk_temp_register(tree);
 		if ((r = compose_to_file(in, res, tree, err, errlen)) < 0)
+			goto out;
+		if (root_part > 0 && (r = disk_remove_replaced(path, root_part, tree, err, errlen)) < 0)
 			goto out;
 	}
 	r = launch(d, path, tree, cache_dir);
@@ -209,6 +219,13 @@ out:
 		mk_temp_forget(tree);
 	}
 	return r;
+}
+
+int disk_open_existing(struct disk *d, const char *path, int root_part,
+		       const struct compose_input *in, struct compose_result *res,
+		       const char *cache_dir, char *err, size_t errlen)
+{
+	return open_with_tree(d, path, root_part, in, res, cache_dir, err, errlen);
 }
 
 int disk_close(struct disk *d)
@@ -406,6 +423,127 @@ static int open_root_fs(const char *raw, int root_part, int *fd, uint64_t *off, 
 		ext2fs_close_free(fs);
 		return ext2_fail(err, errlen, "read the root file system's bitmaps", e);
 	}
+	return 0;
+}
+
+/* Removes non-directory PATH (relative to the root) like unlink(2) would,
+ * leaving its inode, when freed, zeroed; sets *REMOVED. Missing paths are
+ * fine. */
+static errcode_t remove_file(ext2_filsys fs, const char *path, bool *removed)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? slash + 1 : dir;
+	ext2_ino_t parent = EXT2_ROOT_INO, ino;
+	errcode_t e = 0;
+
+	if (slash) {
+		*slash = '\0';
+		e = ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, dir, &parent);
+	}
+	if (!e)
+		e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, &ino);
+	if (e == EXT2_ET_FILE_NOT_FOUND || e == EXT2_ET_NO_DIRECTORY)
+		return 0;
+	if (e)
+		return e;
+
+	size_t isz = EXT2_INODE_SIZE(fs->super);
+	_cleanup_free_ struct ext2_inode_large *inode = xcalloc(1, isz);
+	if ((e = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)inode, (int)isz)))
+		return e;
+	if (LINUX_S_ISDIR(inode->i_mode))
+		return 0; /* tar merges into directories */
+	if ((e = ext2fs_unlink(fs, parent, name, ino, 0)))
+		return e;
+	*removed = true;
+	if (inode->i_links_count > 1) {
+		inode->i_links_count--;
+		return ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)inode, (int)isz);
+	}
+	if (ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)inode) &&
+	    (e = ext2fs_punch(fs, ino, (struct ext2_inode *)inode, NULL, 0, ~0ULL)))
+		return e;
+	blk64_t acl = ext2fs_file_acl_block(fs, (struct ext2_inode *)inode);
+	if (acl) {
+		__u32 refs = 0;
+		if ((e = ext2fs_adjust_ea_refcount3(fs, acl, NULL, -1, &refs, ino)))
+			return e;
+		if (refs == 0)
+			ext2fs_block_alloc_stats2(fs, acl, -1);
+	}
+	ext2fs_inode_alloc_stats2(fs, ino, -1, 0);
+	memset(inode, 0, isz);
+	return ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)inode, (int)isz);
+}
+
+/*
+ * Before the layers' files go onto a copy of the cached disk: every
+ * non-directory of the tree TREE that is already there (nftables.conf,
+ * files the packages made) is removed here, on the host. The appliance's
+ * tar would unlink and recreate each, and ext4 without a journal does not
+ * reuse an inode deleted in an earlier clock second for a minute
+ * (recently_deleted), so whether the new file got the old inode, and the
+ * numbers of the files after it, depended on timing (120 bytes in one CI
+ * rebuild). Freed here, the inodes are zeroed (no deletion time) before
+ * the kernel sees them, and nothing is deleted while the tree goes in.
+ */
+int disk_remove_replaced(const char *raw, int root_part, const char *tree, char *err,
+			 size_t errlen)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *entry;
+	struct strv paths = {0};
+	int r;
+
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, tree, 64 * 1024) != ARCHIVE_OK) {
+		snprintf(err, errlen, "cannot read '%s': %s", tree, archive_error_string(a));
+		archive_read_free(a);
+		return -EIO;
+	}
+	while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
+		const char *p = archive_entry_pathname(entry);
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		while (*p == '/')
+			p++;
+		if (*p && archive_entry_filetype(entry) != AE_IFDIR)
+			strv_push(&paths, p);
+	}
+	if (r != ARCHIVE_EOF) {
+		snprintf(err, errlen, "cannot read '%s': %s", tree, archive_error_string(a));
+		archive_read_free(a);
+		strv_release(&paths);
+		return -EIO;
+	}
+	archive_read_free(a);
+
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *opts = NULL;
+	uint64_t off;
+	ext2_filsys fs;
+	errcode_t e = 0;
+	if ((r = open_root_fs(raw, root_part, &fd, &off, &opts, &fs, err, errlen)) < 0) {
+		strv_release(&paths);
+		return r;
+	}
+	size_t removed = 0;
+	for (size_t i = 0; i < paths.n && !e; i++) {
+		bool gone = false;
+		if ((e = remove_file(fs, paths.v[i], &gone)))
+			snprintf(err, errlen, "remove '/%s' from the cached disk: %s", paths.v[i],
+				 error_message(e));
+		removed += gone;
+	}
+	strv_release(&paths);
+	if (!e)
+		mk_log_info("  %zu of the cached disk's files are replaced by the layers' files", removed);
+	errcode_t e2 = ext2fs_close_free(&fs);
+	if (e)
+		return -MK_ERR_GUESTFS;
+	if (e2)
+		return ext2_fail(err, errlen, "write the root file system", e2);
 	return 0;
 }
 

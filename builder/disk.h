@@ -23,9 +23,13 @@ struct disk {
  * otherwise (one warning). */
 int disk_open(struct disk *d, const char *path, uint64_t size, const struct compose_input *in,
 	      struct compose_result *res, const char *cache_dir, char *err, size_t errlen);
-/* The same on a disk that exists (a copy of a cached one). */
-int disk_open_existing(struct disk *d, const char *path, const struct compose_input *in,
-		       struct compose_result *res, const char *cache_dir, char *err, size_t errlen);
+/* The same on a disk that exists (a copy of a cached one) whose root file
+ * system is partition ROOT_PART: the files IN's tree replaces are removed
+ * from it first, on the host, so that the kernel deletes nothing while the
+ * tree goes in (see disk_remove_replaced). */
+int disk_open_existing(struct disk *d, const char *path, int root_part,
+		       const struct compose_input *in, struct compose_result *res,
+		       const char *cache_dir, char *err, size_t errlen);
 /* Shuts the appliance down cleanly (syncing the disk) and frees it. */
 int disk_close(struct disk *d);
 
@@ -55,6 +59,12 @@ void disk_uuid(const char *seed, char out[37]);
  * disk_normalize (which also sets its times; T is unused). */
 int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
 		   const char *uuid, time_t t);
+
+/* On the root file system (partition ROOT_PART) of the raw disk RAW, not in
+ * use: removes every non-directory that the tar file TREE holds, as
+ * unlink(2) would, their freed inodes zeroed. Missing paths are fine. */
+int disk_remove_replaced(const char *raw, int root_part, const char *tree, char *err,
+			 size_t errlen);
 
 /* Zeroes the root file system's unused inodes (their deletion times), so
  * that a disk kept in the cache is used alike at once and later. */
