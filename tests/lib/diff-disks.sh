@@ -15,11 +15,14 @@ parts=$(sfdisk -J "$a" 2>/dev/null | jq -r '.partitiontable.sectorsize as $s
 	| .partitiontable.partitions | to_entries[]
 	| "\(.key + 1) \(.value.start * ($s // 512)) \((.value.start + .value.size) * ($s // 512)) \(.value.type)"')
 
-# Differing byte offsets (0-based) grouped into 4 KiB blocks: "block count".
-cmp -l "$a" "$b" | awk '{ b = int(($1 - 1) / 4096); n[b]++; if (!(b in first)) { first[b] = $1 - 1; order[++k] = b } }
-	END { for (i = 1; i <= k; i++) print order[i], n[order[i]], first[order[i]] }' >"${TMPDIR:-/tmp}/diff-disks.$$"
-total=$(awk '{ s += $2 } END { print s + 0 }' "${TMPDIR:-/tmp}/diff-disks.$$")
-echo "$total differing bytes in $(wc -l <"${TMPDIR:-/tmp}/diff-disks.$$") blocks of 4 KiB"
+# Differing byte offsets (1-based, from cmp), then grouped into 4 KiB
+# blocks: "block count first-offset".
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmp -l "$a" "$b" | awk '{ print $1 }' >"$tmp/bytes"
+awk '{ b = int(($1 - 1) / 4096); n[b]++; if (!(b in first)) { first[b] = $1 - 1; order[++k] = b } }
+	END { for (i = 1; i <= k; i++) print order[i], n[order[i]], first[order[i]] }' "$tmp/bytes" >"$tmp/blocks"
+echo "$(wc -l <"$tmp/bytes") differing bytes in $(wc -l <"$tmp/blocks") blocks of 4 KiB"
 
 # Inode fields by byte offset in an ext4 inode (struct ext2_inode_large).
 field() {
@@ -68,7 +71,7 @@ while read -r blk count first; do
 		isz=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Inode size/ { print $2 + 0 }')
 		ipg=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Inodes per group/ { print $2 + 0 }')
 		echo "$line, inode table of group $2:"
-		cmp -l "$a" "$b" | awk -v s=$((blk * 4096)) '$1 - 1 >= s && $1 - 1 < s + 4096 { print $1 - 1 - s }' |
+		awk -v s=$((blk * 4096)) '$1 - 1 >= s && $1 - 1 < s + 4096 { print $1 - 1 - s }' "$tmp/bytes" |
 			while read -r o; do
 				ino=$(($2 * ipg + ((fsblk - $3) * 4096 + o) / isz + 1))
 				echo "$ino $(field $((o % isz)))"
@@ -87,5 +90,4 @@ while read -r blk count first; do
 		;;
 	*) echo "$line, $what" ;;
 	esac
-done <"${TMPDIR:-/tmp}/diff-disks.$$"
-rm -f "${TMPDIR:-/tmp}/diff-disks.$$"
+done <"$tmp/blocks"
