@@ -9,6 +9,7 @@
 #include <linux/falloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -58,7 +59,12 @@ static bool kvm_works(const char *cache_dir)
 	close(fd);
 	if (mk_read_file("/proc/sys/kernel/random/boot_id", &boot_id, NULL) == 0) {
 		boot_id[strcspn(boot_id, "\n")] = '\0';
-		stamp = xasprintf("%s/kvm-probe-%s", cache_dir, boot_id);
+		/* One answer for the whole machine when we may write /run (a
+		 * tmpfs, emptied at boot), else per cache. */
+		const char *dir = mk_mkdir_p("/run/mkmesh", 0755) == 0 && access("/run/mkmesh", W_OK) == 0
+					  ? "/run/mkmesh"
+					  : cache_dir;
+		stamp = xasprintf("%s/kvm-probe-%s", dir, boot_id);
 		if (mk_read_file(stamp, &saved, NULL) == 0)
 			return saved[0] == '1';
 	}
@@ -66,11 +72,20 @@ static bool kvm_works(const char *cache_dir)
 	if (!kernel)
 		return false;
 
+	mk_log_info("  checking whether KVM works here (once per boot, up to 20 s)");
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return false;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Its own process group, which mkmesh stops on Ctrl-C, and killed
+		 * with mkmesh even if mkmesh is killed outright: a probe left
+		 * behind spins a CPU for ever. */
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		dup2(pfd[1], STDOUT_FILENO);
 		int null = open("/dev/null", O_RDWR);
 		dup2(null, STDIN_FILENO);
@@ -81,6 +96,8 @@ static bool kvm_works(const char *cache_dir)
 		_exit(127);
 	}
 	close(pfd[1]);
+	if (pid > 0)
+		mk_child_register(pid);
 	bool ok = false;
 	char buf[4096];
 	size_t seen = 0;
@@ -105,6 +122,7 @@ static bool kvm_works(const char *cache_dir)
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		mk_child_forget(pid);
 	}
 	if (stamp)
 		mk_write_file_atomic(stamp, ok ? "1\n" : "0\n", 2, 0644);

@@ -114,8 +114,9 @@ check "Ctrl-C during mmdebstrap: no half-written rootfs in the cache" no_tempora
 check "Ctrl-C during mmdebstrap: no mmdebstrap left running" no_process_with "tmp$build_pid.tar"
 
 # During the disk stage (the rootfs comes from the cache or is made now):
-# two seconds in, the appliance is starting or at work.
-interrupt_at "disk: mbr"
+# two seconds in, the appliance is starting or at work. TCG chosen here, so
+# that it is not the KVM check (below) that is interrupted.
+LIBGUESTFS_BACKEND_SETTINGS=force_tcg interrupt_at "disk: mbr"
 rc=$?
 cat "$work/err"
 check "Ctrl-C during the disk stage ends the build by the signal (exit $rc)" test $rc -eq 130
@@ -126,5 +127,17 @@ check "Ctrl-C during the disk stage: no appliance left running (within 60 s)" \
 	gone_within 60 "droplet-$build_pid.raw"
 check "the cache still holds the rootfs for the next build" \
 	bash -c "ls '$cache'/rootfs/amd64-trixie-*.tar >/dev/null"
+
+# During the KVM check (its answer, kept per boot, removed so that it runs):
+# the probe's QEMU is stopped too; left behind, it would spin a CPU for ever.
+[ -w /run ] && stamp_dir=/run/mkmesh || stamp_dir=$cache
+rm -f "$stamp_dir/kvm-probe-$(cat /proc/sys/kernel/random/boot_id)"
+interrupt_at "checking whether KVM works"
+rc=$?
+cat "$work/err"
+check "Ctrl-C during the KVM check ends the build by the signal (exit $rc)" test $rc -eq 130
+check "Ctrl-C during the KVM check: no probe left running (within 5 s)" \
+	gone_within 5 "console=ttyS0 panic=-1 quiet"
+check "Ctrl-C during the KVM check: nothing under the output directory" nothing_in_out
 
 echo "$checks checks passed"
