@@ -172,9 +172,6 @@ static int launch(struct disk *d, const char *path, const char *tree, const char
 	return 0;
 }
 
-static int open_with_tree(struct disk *d, const char *path, int root_part,
-			  const struct compose_input *in, struct compose_result *res,
-			  const char *cache_dir, char *err, size_t errlen);
 int disk_open(struct disk *d, const char *path, uint64_t size, const struct compose_input *in,
 	      struct compose_result *res, const char *cache_dir, char *err, size_t errlen)
 {
@@ -184,7 +181,7 @@ int disk_open(struct disk *d, const char *path, uint64_t size, const struct comp
 		snprintf(err, errlen, "cannot create the disk '%s': %s", path, strerror(errno));
 		return -errno;
 	}
-	return open_with_tree(d, path, 0, in, res, cache_dir, err, errlen);
+	return disk_open_existing(d, path, 0, in, res, cache_dir, err, errlen);
 }
 
 /* The composed tree as a tar file in the cache directory, for the appliance
@@ -212,11 +209,9 @@ static int compose_to_file(const struct compose_input *in, struct compose_result
 	return 0;
 }
 
-/* With ROOT_PART (an existing disk), what the tree replaces is removed
- * first (see disk_remove_replaced). */
-static int open_with_tree(struct disk *d, const char *path, int root_part,
-			  const struct compose_input *in, struct compose_result *res,
-			  const char *cache_dir, char *err, size_t errlen)
+int disk_open_existing(struct disk *d, const char *path, int root_part,
+		       const struct compose_input *in, struct compose_result *res,
+		       const char *cache_dir, char *err, size_t errlen)
 {
 	*d = (struct disk){.path = xstrdup(path), .err = err, .errlen = errlen};
 	_cleanup_free_ char *tree = in ? xasprintf("%s/tree.%d.tar", cache_dir, (int)getpid()) : NULL;
@@ -237,13 +232,6 @@ out:
 		mk_temp_forget(tree);
 	}
 	return r;
-}
-
-int disk_open_existing(struct disk *d, const char *path, int root_part,
-		       const struct compose_input *in, struct compose_result *res,
-		       const char *cache_dir, char *err, size_t errlen)
-{
-	return open_with_tree(d, path, root_part, in, res, cache_dir, err, errlen);
 }
 
 int disk_close(struct disk *d)

@@ -26,7 +26,8 @@ int disk_open(struct disk *d, const char *path, uint64_t size, const struct comp
 /* The same on a disk that exists (a copy of a cached one) whose root file
  * system is partition ROOT_PART: the files IN's tree replaces are removed
  * from it first, on the host, so that the kernel deletes nothing while the
- * tree goes in (see disk_remove_replaced). */
+ * tree goes in (see disk_remove_replaced). ROOT_PART 0: a new disk,
+ * nothing to remove. */
 int disk_open_existing(struct disk *d, const char *path, int root_part,
 		       const struct compose_input *in, struct compose_result *res,
 		       const char *cache_dir, char *err, size_t errlen);

@@ -56,20 +56,22 @@ while read -r blk count first; do
 	fi
 	fsblk=$(((first - poff) / 4096))
 	dev="$a?offset=$poff"
+	# Read once per partition: the layout and the header.
+	[ -s "$tmp/dumpe2fs.$pidx" ] || dumpe2fs "$dev" >"$tmp/dumpe2fs.$pidx" 2>/dev/null
 	what=$(
-		dumpe2fs "$dev" 2>/dev/null | awk -v b="$fsblk" '
+		awk -v b="$fsblk" '
 		/^Group [0-9]+:/ { g = $2 + 0 }
 		function inr(r, lo, hi) { split(r, x, "-"); lo = x[1] + 0; hi = (x[2] == "" ? lo : x[2] + 0); return b >= lo && b <= hi }
 		/superblock at/ { if (match($0, /superblock at [0-9]+/)) { s = substr($0, RSTART + 14, RLENGTH - 14) + 0; if (b == s) { print "superblock (group " g ")"; exit } } }
 		/Group descriptors at/ { if (match($0, /at [0-9]+-[0-9]+/) && inr(substr($0, RSTART + 3, RLENGTH - 3))) { print "group descriptors"; exit } }
 		/Block bitmap at/ { if (match($0, /at [0-9]+/) && b == substr($0, RSTART + 3, RLENGTH - 3) + 0) { print "block bitmap of group " g; exit } }
 		/Inode bitmap at/ { if (match($0, /at [0-9]+/) && b == substr($0, RSTART + 3, RLENGTH - 3) + 0) { print "inode bitmap of group " g; exit } }
-		/Inode table at/ { if (match($0, /at [0-9]+-[0-9]+/)) { r = substr($0, RSTART + 3, RLENGTH - 3); if (inr(r)) { split(r, x, "-"); print "itable " g " " x[1]; exit } } }')
+		/Inode table at/ { if (match($0, /at [0-9]+-[0-9]+/)) { r = substr($0, RSTART + 3, RLENGTH - 3); if (inr(r)) { split(r, x, "-"); print "itable " g " " x[1]; exit } } }' "$tmp/dumpe2fs.$pidx")
 	case $what in
 	itable*)
 		set -- $what
-		isz=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Inode size/ { print $2 + 0 }')
-		ipg=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Inodes per group/ { print $2 + 0 }')
+		isz=$(awk -F: '/^Inode size/ { print $2 + 0; exit }' "$tmp/dumpe2fs.$pidx")
+		ipg=$(awk -F: '/^Inodes per group/ { print $2 + 0; exit }' "$tmp/dumpe2fs.$pidx")
 		echo "$line, inode table of group $2:"
 		awk -v s=$((blk * 4096)) '$1 - 1 >= s && $1 - 1 < s + 4096 { print $1 - 1 - s }' "$tmp/bytes" |
 			while read -r o; do
