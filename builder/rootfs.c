@@ -24,6 +24,22 @@ const char *rootfs_host_arch(void)
 #endif
 }
 
+/* Whether PROG would be found as execvp() looks for it. */
+static bool in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, ":");
+		_cleanup_free_ char *f = xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", prog);
+		if (access(f, X_OK) == 0)
+			return true;
+		p += n + (p[n] == ':');
+	}
+	return false;
+}
+
 int rootfs_check_emulation(const char *arch, char *err, size_t errlen)
 {
 	static const struct {
@@ -40,17 +56,35 @@ int rootfs_check_emulation(const char *arch, char *err, size_t errlen)
 		snprintf(err, errlen, "no emulation known for architecture '%s'", arch);
 		return -ENOTSUP;
 	}
+	/* mmdebstrap asks arch-test which architectures run here and stops
+	 * after apt has started when it is missing (it is only a Recommends). */
+	if (!in_path("arch-test")) {
+		snprintf(err, errlen,
+			 "a root file system for %s on this %s machine needs 'arch-test', which is not installed.\n"
+			 "  fix it as root with:\n"
+			 "    apt-get install arch-test\n"
+			 "  (or 'make deps', which installs everything mkmesh needs)",
+			 arch, rootfs_host_arch());
+		return -ENOENT;
+	}
 	_cleanup_free_ char *entry = xasprintf("/proc/sys/fs/binfmt_misc/qemu-%s", qemu);
 	_cleanup_free_ char *state = NULL;
-	if (!mk_path_exists("/proc/sys/fs/binfmt_misc/status") ||
-	    mk_read_file(entry, &state, NULL) < 0 || strncmp(state, "enabled", 7) != 0) {
+	bool registered = mk_path_exists("/proc/sys/fs/binfmt_misc/status") &&
+			  mk_read_file(entry, &state, NULL) >= 0 && strncmp(state, "enabled", 7) == 0;
+	/* Registered is not enough: the handler's interpreter may be gone. */
+	char *const probe[] = {"arch-test", (char *)arch, NULL};
+	_cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (!registered || mk_run(probe, devnull, NULL) < 0) {
 		snprintf(err, errlen,
-			 "%s binaries cannot run on this %s machine: qemu-%s is not registered in binfmt_misc.\n"
+			 "%s binaries cannot run on this %s machine: qemu-%s is %s.\n"
 			 "  fix it as root with:\n"
 			 "    apt-get install qemu-user-static binfmt-support\n"
 			 "    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc\n"
 			 "    update-binfmts --enable qemu-%s",
-			 arch, rootfs_host_arch(), qemu, qemu);
+			 arch, rootfs_host_arch(), qemu,
+			 registered ? "registered in binfmt_misc but 'arch-test' cannot run a binary with it"
+				    : "not registered in binfmt_misc",
+			 qemu);
 		return -ENOEXEC;
 	}
 	return 0;

@@ -3,16 +3,20 @@
 # Set-up for `make image` and `make test`: installs the Debian packages mkmesh
 # needs when run as root, or prints the exact command to run. With --tests it
 # also installs what the tests need and runs tests/setup.d/*.sh.
+# Every package is named here, one by one: we install with
+# --no-install-recommends, so nothing may come only as a Recommends
+# (arch-test is one of mmdebstrap's), and nothing may be assumed to be on a
+# machine already. `make test-fresh` checks this list in a fresh root.
 set -eu
 
 build_pkgs="gcc make pkg-config git ca-certificates
   libarchive-dev libguestfs-dev libcurl4-openssl-dev libjansson-dev libzstd-dev
   libssl-dev zlib1g-dev libext2fs-dev
-  mmdebstrap uidmap libguestfs0 supermin linux-image-amd64
+  mmdebstrap arch-test uidmap libguestfs0 supermin linux-image-amd64
   gpgv gnupg debian-archive-keyring
   e2fsprogs dosfstools fdisk minisign"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
-  curl jq zstd bc python3
+  curl jq zstd bc python3 file openssl
   qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils"
 
 pkgs=$build_pkgs
@@ -25,9 +29,21 @@ for p in $pkgs; do
 done
 
 # Node.js may come from elsewhere than Debian (its npm conflicts with
-# Debian's); only install Debian's when there is no node or npm at all.
-if [ "${1:-}" = "--tests" ] && ! { command -v node && command -v npm; } >/dev/null; then
-	missing="$missing nodejs npm"
+# Debian's); only install Debian's when there is no node or npm at all. The
+# npm packages the tests use are pinned (tests/*/package-lock.json) to
+# versions that run on Debian bookworm's Node.js 18; older ones cannot.
+node_min=18
+if [ "${1:-}" = "--tests" ]; then
+	if ! { command -v node && command -v npm; } >/dev/null; then
+		missing="$missing nodejs npm"
+	else
+		v=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+		if [ "$v" -lt "$node_min" ]; then
+			echo "mkmesh: the tests need Node.js $node_min or newer; '$(command -v node)' is $(node --version 2>/dev/null)." >&2
+			echo "  Remove it (Debian bookworm's nodejs is 18), or put a newer node first in PATH." >&2
+			exit 1
+		fi
+	fi
 fi
 
 if [ -n "$missing" ]; then

@@ -16,6 +16,24 @@ sh "$top/tests/setup.d/binfmt.sh" >/dev/null 2>&1
 [ -r /proc/sys/fs/binfmt_misc/qemu-aarch64 ] ||
 	skip "arm64 emulation is off (qemu-user-static in binfmt_misc; tests/setup.d/binfmt.sh as root)"
 
+# Without arch-test (mmdebstrap needs it for a foreign architecture; it is
+# only a Recommends) the build stops before mmdebstrap and names the fix.
+nopath=$work/path-without-arch-test
+mkdir -p "$nopath"
+for f in /usr/local/sbin/* /usr/local/bin/* /usr/sbin/* /usr/bin/* /sbin/* /bin/*; do
+	b=${f##*/}
+	[ "$b" = arch-test ] || [ -e "$nopath/$b" ] || ln -s "$f" "$nopath/$b"
+done
+PATH=$nopath "$mkmesh" build rpi --suite trixie --without cjdns,matrix,riot,web \
+	--out "$work/images-noat" --cache "$work/cache-noat" --image-version test \
+	>/dev/null 2>"$work/noat.log"
+rc=$?
+check "without arch-test the build fails (exit $rc)" test "$rc" -eq 1
+check "the error names arch-test and the command" \
+	bash -c "grep -q \"needs 'arch-test', which is not installed\" '$work/noat.log' && grep -q 'apt-get install arch-test' '$work/noat.log' || { cat '$work/noat.log'; false; }"
+check "mmdebstrap did not start" test ! -e "$work/cache-noat/logs/rpi-rootfs.log"
+check "nothing is left under the output directory" test -z "$(ls -A "$work/images-noat" 2>/dev/null)"
+
 out=$work/images
 log=$work/build.log
 start=$SECONDS

@@ -46,3 +46,28 @@ TEST(tsv_joins_dpkg_and_apt)
 	free(path);
 	free(tsv);
 }
+
+/* A foreign-architecture build stops before mmdebstrap when arch-test is
+ * missing (mmdebstrap needs it; it is only a Recommends), naming the
+ * package and the command. PATH points at an empty directory here. */
+TEST(foreign_arch_needs_arch_test)
+{
+	const char *foreign = strcmp(rootfs_host_arch(), "arm64") ? "arm64" : "amd64";
+	char dir[] = "/tmp/mkmesh-test-path.XXXXXX";
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	char *old = xstrdup(getenv("PATH") ? getenv("PATH") : "");
+	setenv("PATH", dir, 1);
+	char err[512] = "";
+	int rc = rootfs_check_emulation(foreign, err, sizeof(err));
+	setenv("PATH", old, 1);
+	ASSERT_EQ(rc, -ENOENT);
+	ASSERT_TRUE(strstr(err, "needs 'arch-test', which is not installed") != NULL);
+	ASSERT_TRUE(strstr(err, "apt-get install arch-test") != NULL);
+	/* The host's own architecture needs neither. */
+	setenv("PATH", dir, 1);
+	rc = rootfs_check_emulation(rootfs_host_arch(), err, sizeof(err));
+	setenv("PATH", old, 1);
+	ASSERT_EQ(rc, 0);
+	rmdir(dir);
+	free(old);
+}
