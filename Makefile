@@ -29,7 +29,7 @@ TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.
 TARGET   ?= droplet
 BUILD_ARGS ?=
 
-.PHONY: all deps test-deps image test test-unit test-integration test-slow bench clean
+.PHONY: all deps test-deps image test test-unit test-integration test-slow test-fresh bench clean
 
 all: mkmesh
 
@@ -65,6 +65,12 @@ test-unit: mkmesh $(TESTS)
 test-slow: test-deps
 	$(MAKE) mkmesh $(TESTS)
 	@MKMESH_SLOW=1 tests/run.sh slow
+
+# `make test` as a new user runs it: in a fresh bookworm root (root only;
+# tests/fresh.sh says what it carries in). Run it before resolving an issue
+# that changes the set-up.
+test-fresh: deps
+	@bash tests/fresh.sh
 
 bench: deps
 	$(MAKE) mkmesh
