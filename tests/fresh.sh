@@ -32,8 +32,8 @@ mkdir -p "$cache" "$top/build"
 tar=$cache/bookworm-fresh.tar
 if [ ! -s "$tar" ]; then
 	echo "mkmesh: making the fresh bookworm root (once, ~1 min): $tar" >&2
-	mmdebstrap --quiet --include=git,make,ca-certificates,sudo bookworm "$tar.new" "$mirror"
-	mv "$tar.new" "$tar"
+	mmdebstrap --quiet --include=git,make,ca-certificates,sudo bookworm "$cache/new.tar" "$mirror"
+	mv "$cache/new.tar" "$tar"
 fi
 
 root=$(mktemp -d /var/tmp/mkmesh-fresh.XXXXXX)
