@@ -509,10 +509,16 @@ static int stage_manifest(struct build *b)
 	stage_end(b, NULL);
 	if (b->rebuilding && !strcmp(b->image.sha256, b->rb.image_sha256))
 		mk_log_info("the image is the one %s describes (sha256 %s)", b->rb.file, b->image.sha256);
-	else if (b->rebuilding)
-		mk_log_warn("the image differs from the one %s describes (sha256 %.16s…, not %.16s…); "
-			    "was that one built by another version of mkmesh or its recipes?",
-			    b->rb.file, b->image.sha256, b->rb.image_sha256);
+	else if (b->rebuilding) {
+		/* The point of a rebuild is this check: a difference fails it.
+		 * The complete image stays, to compare with the one described. */
+		snprintf(b->err, sizeof(b->err),
+			 "the rebuilt image differs from the one %s describes (sha256 %s, not %s); it is "
+			 "kept as '%s' for a comparison. Was that one built by another version of mkmesh or "
+			 "its recipes? (rebuild with the recipes of the version named in the manifest)",
+			 b->rb.file, b->image.sha256, b->rb.image_sha256, b->image.path);
+		return -MK_ERR_CHECKSUM;
+	}
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "options.h"
 
+#include "grammar.h"
+
 #include <getopt.h>
 #include <string.h>
 
@@ -49,6 +51,41 @@ static void set(char **dst, const char *v)
 {
 	free(*dst);
 	*dst = xstrdup(v);
+}
+
+typedef const char *grammar_fn(const char *);
+
+/* VALUE (of OPTION) is of grammar G; else a usage error naming it. */
+static bool option_ok(const char *option, const char *value, grammar_fn *g)
+{
+	const char *why = value ? g(value) : NULL;
+	if (why) {
+		/* shown as typed, but a line break or escape sequence stays visible */
+		fprintf(stderr, "mkmesh: %s '", option);
+		for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+			fprintf(stderr, *c >= 0x20 && *c < 0x7f ? "%c" : "\\x%02x", *c);
+		fprintf(stderr, "': %s\n", why);
+	}
+	return !why;
+}
+
+/* Every value from the command line or the environment that reaches a file
+ * name, a URL, apt or a tool is checked now, before any work. */
+static bool options_checked(const struct build_options *o)
+{
+	bool ok = option_ok("--suite", o->suite, grammar_debian_suite) &&
+		  option_ok("--mirror", o->mirror, grammar_http_url) &&
+		  option_ok("--image-version", o->image_version, grammar_image_version) &&
+		  option_ok("--recipes (or MKMESH_RECIPES)", o->recipes, grammar_local_path) &&
+		  option_ok("--out", o->out, grammar_local_path) &&
+		  option_ok("--cache (or XDG_CACHE_HOME, HOME)", o->cache, grammar_local_path) &&
+		  option_ok("--artifacts", o->artifacts, grammar_local_path) &&
+		  option_ok("--from-manifest", o->from_manifest, grammar_local_path);
+	for (size_t i = 0; ok && i < o->with.n; i++)
+		ok = option_ok("--with", o->with.v[i], grammar_name);
+	for (size_t i = 0; ok && i < o->without.n; i++)
+		ok = option_ok("--without", o->without.v[i], grammar_name);
+	return ok;
 }
 
 int build_options_parse(struct build_options *o, int argc, char **argv, void (*usage)(FILE *))
@@ -122,6 +159,10 @@ int build_options_parse(struct build_options *o, int argc, char **argv, void (*u
 	}
 	if (!o->image_version)
 		o->image_version = xstrdup(MKMESH_VERSION);
+	if (!options_checked(o)) {
+		build_options_release(o);
+		return 2;
+	}
 	return -1;
 }
 

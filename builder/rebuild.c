@@ -3,19 +3,37 @@
 
 #include <string.h>
 
+#include "grammar.h"
+
 static int bad(char *err, size_t errlen, const char *file, const char *path, const char *what)
 {
 	snprintf(err, errlen, "%s: %s: %s", file, path, what);
 	return -MK_ERR_RECIPE;
 }
 
-static int get_str(json_t *o, const char *key, char **out, const char *file, char *err, size_t errlen)
+typedef const char *grammar_fn(const char *);
+
+/* O.KEY, a string of grammar G; PREFIX is the JSON path of O ("" at the top). */
+static int get_str(json_t *o, const char *key, grammar_fn *g, char **out, const char *file,
+		   const char *prefix, char *err, size_t errlen)
 {
+	_cleanup_free_ char *path = xasprintf("%s%s%s", prefix, *prefix ? "." : "", key);
 	json_t *v = json_object_get(o, key);
 	if (!json_is_string(v) || !*json_string_value(v))
-		return bad(err, errlen, file, key, "missing or not a string; is this a manifest made by 'mkmesh build'?");
+		return bad(err, errlen, file, path, "missing or not a string; is this a manifest made by 'mkmesh build'?");
+	/* Checked here, before any work: these values become file names,
+	 * URLs, apt preferences and arguments of the build's tools. */
+	const char *why = g(json_string_value(v));
+	if (why)
+		return bad(err, errlen, file, path, why);
 	*out = xstrdup(json_string_value(v));
 	return 0;
+}
+
+static const char *grammar_compression(const char *s)
+{
+	return !strcmp(s, "gzip") || !strcmp(s, "zstd") || !strcmp(s, "xz") ? NULL
+									     : "not one of gzip, zstd, xz";
 }
 
 static int cmp_pkg(const void *a, const void *b)
@@ -38,11 +56,11 @@ int rebuild_load(const char *path, struct rebuild *rb, char *err, size_t errlen)
 	json_t *sde = json_object_get(m, "source_date_epoch"), *image = json_object_get(m, "image");
 	json_t *layers = json_object_get(m, "layers"), *pkgs = json_object_get(m, "packages");
 	json_t *arts = json_object_get(m, "artifacts");
-	if ((r = get_str(m, "target", &rb->target, path, err, errlen)) < 0 ||
-	    (r = get_str(m, "arch", &rb->arch, path, err, errlen)) < 0 ||
-	    (r = get_str(m, "suite", &rb->suite, path, err, errlen)) < 0 ||
-	    (r = get_str(m, "mirror", &rb->mirror, path, err, errlen)) < 0 ||
-	    (r = get_str(m, "version", &rb->version, path, err, errlen)) < 0)
+	if ((r = get_str(m, "target", grammar_name, &rb->target, path, "", err, errlen)) < 0 ||
+	    (r = get_str(m, "arch", grammar_debian_arch, &rb->arch, path, "", err, errlen)) < 0 ||
+	    (r = get_str(m, "suite", grammar_debian_suite, &rb->suite, path, "", err, errlen)) < 0 ||
+	    (r = get_str(m, "mirror", grammar_http_url, &rb->mirror, path, "", err, errlen)) < 0 ||
+	    (r = get_str(m, "version", grammar_image_version, &rb->version, path, "", err, errlen)) < 0)
 		goto out;
 	r = -MK_ERR_RECIPE;
 	if (!json_is_integer(sde) || json_integer_value(sde) <= 0) {
@@ -50,27 +68,26 @@ int rebuild_load(const char *path, struct rebuild *rb, char *err, size_t errlen)
 		goto out;
 	}
 	rb->source_date_epoch = (time_t)json_integer_value(sde);
-	if (!json_is_object(image) || (r = get_str(image, "compression", &rb->compress, path, err, errlen)) < 0 ||
-	    (r = get_str(image, "sha256", &rb->image_sha256, path, err, errlen)) < 0) {
-		if (!json_is_object(image))
-			bad(err, errlen, path, "image", "missing or not an object");
-		r = -MK_ERR_RECIPE;
+	if (!json_is_object(image)) {
+		bad(err, errlen, path, "image", "missing or not an object");
 		goto out;
 	}
+	if ((r = get_str(image, "compression", grammar_compression, &rb->compress, path, "image", err, errlen)) < 0 ||
+	    (r = get_str(image, "sha256", grammar_sha256, &rb->image_sha256, path, "image", err, errlen)) < 0)
+		goto out;
 	r = -MK_ERR_RECIPE;
 	if (!json_is_array(layers) || json_array_size(layers) == 0) {
 		bad(err, errlen, path, "layers", "missing or empty");
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(layers); i++) {
-		const char *name = json_string_value(json_object_get(json_array_get(layers, i), "name"));
-		if (!name) {
-			snprintf(p, sizeof(p), "layers[%zu].name", i);
-			bad(err, errlen, path, p, "missing");
+		char *name = NULL;
+		snprintf(p, sizeof(p), "layers[%zu]", i);
+		if ((r = get_str(json_array_get(layers, i), "name", grammar_name, &name, path, p, err, errlen)) < 0)
 			goto out;
-		}
-		strv_push(&rb->layers, name);
+		strv_push_take(&rb->layers, name);
 	}
+	r = -MK_ERR_RECIPE;
 	if (!json_is_array(pkgs) || json_array_size(pkgs) == 0) {
 		bad(err, errlen, path, "packages", "missing or empty");
 		goto out;
@@ -78,18 +95,18 @@ int rebuild_load(const char *path, struct rebuild *rb, char *err, size_t errlen)
 	rb->packages = xcalloc(json_array_size(pkgs), sizeof(*rb->packages));
 	for (size_t i = 0; i < json_array_size(pkgs); i++) {
 		json_t *e = json_array_get(pkgs, i);
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *version = json_string_value(json_object_get(e, "version"));
-		const char *arch = json_string_value(json_object_get(e, "arch"));
-		/* They become apt preferences lines: no room for anything else. */
-		if (!name || !version || !*name || !*version || strpbrk(name, " \t\n=,'\"") ||
-		    strpbrk(version, " \t\n=,'\"")) {
-			snprintf(p, sizeof(p), "packages[%zu]", i);
-			bad(err, errlen, path, p, "needs a name and a version (no spaces, quotes, '=' or ',')");
+		struct compose_package *pk = &rb->packages[rb->n_packages++];
+		snprintf(p, sizeof(p), "packages[%zu]", i);
+		/* They become apt preferences and apt-get's arguments. */
+		if ((r = get_str(e, "name", grammar_debian_package, &pk->name, path, p, err, errlen)) < 0 ||
+		    (r = get_str(e, "version", grammar_debian_version, &pk->version, path, p, err, errlen)) < 0)
 			goto out;
+		if (json_object_get(e, "arch")) {
+			if ((r = get_str(e, "arch", grammar_debian_arch, &pk->arch, path, p, err, errlen)) < 0)
+				goto out;
+		} else {
+			pk->arch = xstrdup("all");
 		}
-		rb->packages[rb->n_packages++] = (struct compose_package){
-			.name = xstrdup(name), .version = xstrdup(version), .arch = xstrdup(arch ? arch : "all")};
 	}
 	qsort(rb->packages, rb->n_packages, sizeof(*rb->packages), cmp_pkg);
 	if (arts && !json_is_array(arts)) {
@@ -101,14 +118,16 @@ int rebuild_load(const char *path, struct rebuild *rb, char *err, size_t errlen)
 		json_t *e = json_array_get(arts, i);
 		struct rebuild_artifact *a = &rb->artifacts[rb->n_artifacts++];
 		snprintf(p, sizeof(p), "artifacts[%zu]", i);
-		if (!json_is_object(e) || (r = get_str(e, "layer", &a->layer, path, err, errlen)) < 0 ||
-		    (r = get_str(e, "name", &a->name, path, err, errlen)) < 0 ||
-		    (r = get_str(e, "url", &a->url, path, err, errlen)) < 0 ||
-		    (r = get_str(e, "sha256", &a->sha256, path, err, errlen)) < 0) {
-			bad(err, errlen, path, p, "needs layer, name, url and sha256");
+		if (!json_is_object(e)) {
+			bad(err, errlen, path, p, "not an object with layer, name, url and sha256");
 			r = -MK_ERR_RECIPE;
 			goto out;
 		}
+		if ((r = get_str(e, "layer", grammar_name, &a->layer, path, p, err, errlen)) < 0 ||
+		    (r = get_str(e, "name", grammar_file_name, &a->name, path, p, err, errlen)) < 0 ||
+		    (r = get_str(e, "url", grammar_http_url, &a->url, path, p, err, errlen)) < 0 ||
+		    (r = get_str(e, "sha256", grammar_sha256, &a->sha256, path, p, err, errlen)) < 0)
+			goto out;
 	}
 	r = 0;
 out:

@@ -382,16 +382,18 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 	 * mmdebstrap's cleanup removes the lists. Host tools read the
 	 * chroot's databases, so a foreign architecture costs no emulation.
 	 * One package apt cannot place must not hide the others. */
-	strv_push_take(&argv, xasprintf(
+	/* Values reach shell hooks through the environment, quoted where
+	 * they are used, never pasted into the script. */
+	setenv("MKMESH_ROOTFS_TMP", tmp, 1);
+	strv_push(&argv,
 		"--customize-hook=dpkg-query --admindir=\"$1\"/var/lib/dpkg -W "
 		"-f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\n' "
-		">'%s.dpkg' && "
+		">\"$MKMESH_ROOTFS_TMP.dpkg\" && "
 		"sed -n 's/^ii *\\t\\([^\\t]*\\)\\t\\([^\\t]*\\)\\t\\([^\\t]*\\)\\t.*/\\1:\\3=\\2/p' "
-		"'%s.dpkg' >'%s.want' && export APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" && "
-		"{ xargs -r apt-get download --print-uris <'%s.want' >'%s.uris' 2>/dev/null || "
+		"\"$MKMESH_ROOTFS_TMP.dpkg\" >\"$MKMESH_ROOTFS_TMP.want\" && export APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" && "
+		"{ xargs -r apt-get download --print-uris <\"$MKMESH_ROOTFS_TMP.want\" >\"$MKMESH_ROOTFS_TMP.uris\" 2>/dev/null || "
 		"while read -r p; do apt-get download --print-uris \"$p\" || true; done "
-		"<'%s.want' >'%s.uris'; }",
-		tmp, tmp, tmp, tmp, tmp, tmp, tmp));
+		"<\"$MKMESH_ROOTFS_TMP.want\" >\"$MKMESH_ROOTFS_TMP.uris\"; }");
 	/* Pinned versions (a rebuild from a manifest): apt preferences for the
 	 * build only, so that the essential set mmdebstrap picks itself is
 	 * pinned too; the image does not keep them. */
@@ -402,8 +404,11 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 		/* A pinned version the mirror lacks stops apt only after the
 		 * essential set is installed; ask apt at once instead. */
 		_cleanup_free_ char *spaced = join(pkgs, " ");
-		strv_push_take(&argv, xasprintf("--extract-hook=APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" "
-						"apt-get --simulate --quiet install %s >/dev/null", spaced));
+		/* NAME=VERSION words (checked when the manifest was loaded),
+		 * split on spaces with globbing off. */
+		setenv("MKMESH_ROOTFS_PINS", spaced, 1);
+		strv_push(&argv, "--extract-hook=set -f; APT_CONFIG=\"$MMDEBSTRAP_APT_CONFIG\" "
+				 "apt-get --simulate --quiet install $MKMESH_ROOTFS_PINS >/dev/null");
 	}
 	/* The recipe's setup files are in place before dpkg runs; where a
 	 * package ships one as a conffile, ours is kept (without a prompt). */
@@ -443,6 +448,8 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 	mk_temp_register(tmp);
 	rc = mk_run(argv.v, mk_verbosity >= 2 ? -1 : log, &status);
 	strv_release(&argv);
+	unsetenv("MKMESH_ROOTFS_TMP");
+	unsetenv("MKMESH_ROOTFS_PINS");
 	if (rc < 0) {
 		if (mk_interrupted)
 			rc = -MK_ERR_INTERRUPTED;

@@ -46,6 +46,35 @@ check "... naming the architectures" grep -q "manifest of an arm64 image; target
 rc=$?
 check "--suite with --from-manifest is a usage error (exit $rc)" test $rc -eq 2
 
+# A manifest is outside input: hostile values in the fields that reach
+# apt, hooks, file names, URLs and sources.list are refused when it is
+# loaded (before any work), naming the file and the JSON path; nothing runs.
+# hostile NAME JQ-FILTER EXPECTED-MESSAGE
+hostile() {
+	local f=$work/hostile-$1.json
+	jq "$2" "$manifest" >"$f"
+	rm -f "$work/pwned"
+	(cd "$work" && "$mkmesh" build droplet --recipes "$top/recipes" --from-manifest "$f" \
+		--cache "$work/cache-hostile" --out "$work/no" >/dev/null 2>"$f.err")
+	local rc=$?
+	check "hostile $1: refused (exit $rc)" test $rc -eq 2
+	check "hostile $1: the error names the file and the field" \
+		bash -c "grep -qF '$f: $3' '$f.err' || { cat '$f.err'; false; }"
+	check "hostile $1: nothing ran, nothing was made" \
+		bash -c "[ ! -e '$work/pwned' ] && [ ! -e '$work/no' ] && [ ! -e '$work/cache-hostile/rootfs' ]"
+}
+i=$(jq '[.packages[].name] | index("openssh-server")' "$manifest")
+hostile version '(.packages[] | select(.name == "openssh-server") | .version) = "1:9.2$(touch${IFS}pwned)"' \
+	"packages[$i].version: not a Debian version"
+hostile backtick '(.packages[] | select(.name == "openssh-server") | .name) = "openssh-server`touch${IFS}pwned`"' \
+	"packages[$i].name: not a Debian package name"
+hostile nel '(.packages[] | select(.name == "openssh-server") | .version) = "1:9.2\u0085Pin: x"' \
+	"packages[$i].version: not a Debian version"
+hostile suite '.suite = "../../x"' "suite: not a Debian suite"
+hostile mirror '.mirror = "http://deb.debian.org/debian\ndeb http://evil.example/ x main"' \
+	"mirror: not an http:// or https:// URL"
+hostile image-version '.version = "1\nabc  evil"' "version: not an image version"
+
 # A version the mirror does not have: stopped before the disk, named.
 jq '(.packages[] | select(.name == "openssh-server") | .version) = "1:0.0-0mkmesh"' \
 	"$manifest" >"$work/missing.json"
