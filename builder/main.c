@@ -68,6 +68,11 @@ int main(int argc, char **argv)
 		printf("mkmesh %s\n", MKMESH_VERSION);
 		return 0;
 	}
+	char err[256];
+	if (mk_env_check(err, sizeof(err)) < 0) {
+		mk_log_error("%s", err);
+		return 2;
+	}
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
 		if (strcmp(commands[i].name, argv[1]) == 0) {
 			mk_signals_install();

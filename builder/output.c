@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "output.h"
 
+#include "grammar.h"
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -448,9 +450,21 @@ int output_update_sums(const char *dir, const struct output_file *files, size_t 
 
 	if (mk_read_file(path, &old, NULL) == 0) {
 		char *save = NULL;
+		unsigned lineno = 0;
 		for (char *l = strtok_r(old, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-			/* "<hash>  <name>": keep the lines of other files. */
-			const char *name = strlen(l) > 66 ? l + 66 : "";
+			lineno++;
+			/* "<hash>  <name>": keep the lines of other files; a line
+			 * of another shape is not ours to drop or to rewrite. */
+			const char *name = l + 66;
+			if (strlen(l) <= 66 || strspn(l, "0123456789abcdef") != 64 || l[64] != ' ' ||
+			    l[65] != ' ' || grammar_file_name(name)) {
+				snprintf(err, errlen,
+					 "'%s' line %u is not '<sha256>  <file name>'; fix it or move the file "
+					 "away, then build again",
+					 path, lineno);
+				strv_release(&lines);
+				return -EINVAL;
+			}
 			bool ours = false;
 			for (size_t i = 0; i < n; i++)
 				if (!strcmp(name, basename_of(files[i].path)))

@@ -63,8 +63,10 @@ int rebuild_load(const char *path, struct rebuild *rb, char *err, size_t errlen)
 	    (r = get_str(m, "version", grammar_image_version, &rb->version, path, "", err, errlen)) < 0)
 		goto out;
 	r = -MK_ERR_RECIPE;
-	if (!json_is_integer(sde) || json_integer_value(sde) <= 0) {
-		bad(err, errlen, path, "source_date_epoch", "missing or not a positive integer");
+	if (!json_is_integer(sde) || json_integer_value(sde) <= 0 ||
+	    json_integer_value(sde) > 253402300799LL) {
+		bad(err, errlen, path, "source_date_epoch",
+		    "missing or not a positive integer up to 253402300799 (the year 9999)");
 		goto out;
 	}
 	rb->source_date_epoch = (time_t)json_integer_value(sde);
@@ -283,8 +285,9 @@ char *rebuild_snapshot_hint(const struct rebuild *rb)
 {
 	char stamp[32];
 	struct tm tm;
-	gmtime_r(&rb->source_date_epoch, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (!gmtime_r(&rb->source_date_epoch, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
+		snprintf(stamp, sizeof(stamp), "YYYYMMDDTHHMMSSZ");
 	return xasprintf("  older versions are on snapshot.debian.org: rebuild with the archive as it was when\n"
 			 "  the image was built (after %s, its SOURCE_DATE_EPOCH), e.g.\n"
 			 "    --mirror https://snapshot.debian.org/archive/debian/%s/ --no-check-valid-until\n"

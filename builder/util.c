@@ -161,11 +161,64 @@ const char *mk_getenv2(const char *a, const char *b)
 	return v && *v ? v : NULL;
 }
 
+/* The numbers mkmesh reads from the environment, each with its bounds:
+ * one list, checked by mk_env_check() before any command runs. */
+static const struct {
+	const char *name;
+	double min, max;
+	bool integer;
+} env_numbers[] = {
+	{"MKMESH_RETRY_BASE_SECONDS", 0.001, 60, false},
+	{"MKMESH_HTTP_STALL_SECONDS", 1, 3600, true},
+	{"MKMESH_POLL_SECONDS", 0.001, 600, false},
+	{"MKMESH_DEPLOY_TIMEOUT", 1, 7 * 86400, false},
+	{"MKMESH_IMPORT_TIMEOUT", 1, 7 * 86400, false},
+	/* 9999-12-31T23:59:59Z: what gmtime and every date format can hold */
+	{"SOURCE_DATE_EPOCH", 0, 253402300799.0, true},
+};
+
+/* V as a plain decimal number (no hex, inf, nan, exponent or spaces). */
+static bool parse_number(const char *v, bool integer, double *out)
+{
+	size_t n = strspn(v, "0123456789");
+	if (n == 0 || n > 15)
+		return false;
+	if (v[n] == '.' && !integer) {
+		size_t m = strspn(v + n + 1, "0123456789");
+		if (m == 0 || m > 9)
+			return false;
+		n += 1 + m;
+	}
+	if (v[n] != '\0')
+		return false;
+	*out = strtod(v, NULL);
+	return true;
+}
+
+int mk_env_check(char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ELEMENTSOF(env_numbers); i++) {
+		const char *v = getenv(env_numbers[i].name);
+		double d;
+		if (!v || !*v)
+			continue;
+		if (!parse_number(v, env_numbers[i].integer, &d) || d < env_numbers[i].min ||
+		    d > env_numbers[i].max) {
+			snprintf(err, errlen, "%s='%.40s' is not %s from %g to %.0f; unset it or give one",
+				 env_numbers[i].name, v,
+				 env_numbers[i].integer ? "a whole number" : "a number", env_numbers[i].min,
+				 env_numbers[i].max);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 double mk_env_seconds(const char *name, double def)
 {
 	const char *v = getenv(name);
-	double d = v && *v ? atof(v) : 0;
-	return d > 0 ? d : def;
+	double d;
+	return v && *v && parse_number(v, false, &d) && d > 0 ? d : def;
 }
 
 void mk_scrub(char *s, const char *secret)

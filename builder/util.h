@@ -77,6 +77,9 @@ void strv_release(struct strv *s);
  * when neither is set or both are empty. */
 const char *mk_getenv2(const char *a, const char *b);
 /* A positive number of seconds from the environment, or DEF. */
+/* Checks every numeric environment value mkmesh reads against its bounds. */
+int mk_env_check(char *err, size_t errlen);
+/* NAME as seconds (checked by mk_env_check), or DEF when unset. */
 double mk_env_seconds(const char *name, double def);
 /* Replaces every occurrence of SECRET in S (in place) so that a server's
  * message that echoes a credential never reaches the output. */

@@ -97,11 +97,7 @@ double http_backoff(unsigned attempt, const char *retry_after)
 	double ra = http_parse_retry_after(retry_after, time(NULL));
 	if (ra >= 0)
 		return ra > 600 ? 600 : ra;
-	double base = 0.5;
-	const char *e = getenv("MKMESH_RETRY_BASE_SECONDS");
-	if (e && *e)
-		base = atof(e);
-	double d = base;
+	double d = mk_env_seconds("MKMESH_RETRY_BASE_SECONDS", 0.5);
 	for (unsigned i = 1; i < attempt && d < 30; i++)
 		d *= 2;
 	if (d > 30)
@@ -134,10 +130,7 @@ static int xferinfo_abort(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
 
 void http_easy_defaults(CURL *h, char *errbuf, bool ignore_abort)
 {
-	long stall = 60;
-	const char *e = getenv("MKMESH_HTTP_STALL_SECONDS");
-	if (e && atol(e) > 0)
-		stall = atol(e);
+	long stall = (long)mk_env_seconds("MKMESH_HTTP_STALL_SECONDS", 60);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "mkmesh/" MKMESH_VERSION);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);

@@ -126,3 +126,28 @@ TEST(sums_keep_other_lines)
 	free(text);
 	mk_rm_rf(dir);
 }
+
+/* An existing SHA256SUMS line of another shape (short: it was read past its
+ * end once) stops the update, names the line, and leaves the file as it was. */
+TEST(sums_refuse_a_foreign_line)
+{
+	char d[] = "/tmp/mkmesh-test-sums.XXXXXX", err[512], path[600], *text = NULL;
+	ASSERT_TRUE(mkdtemp(d) != NULL);
+	snprintf(path, sizeof(path), "%s/SHA256SUMS", d);
+	static const char *const bad[] = {
+		"abc\n",
+		"1111111111111111111111111111111111111111111111111111111111111111  ok.json\nx\n",
+		"1111111111111111111111111111111111111111111111111111111111111111  ../etc/passwd\n",
+		"1111111111111111111111111111111111111111111111111111111111111111 *a b\n",
+	};
+	struct output_file a = {.path = (char *)"x/a.raw.gz", .sha256 = "1111111111111111111111111111111111111111111111111111111111111111"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(mk_write_file_atomic(path, bad[i], strlen(bad[i]), 0644), 0);
+		ASSERT_EQ(output_update_sums(d, &a, 1, err, sizeof(err)), -EINVAL);
+		ASSERT_TRUE(strstr(err, i == 1 ? "line 2 is not" : "line 1 is not") != NULL);
+		ASSERT_EQ(mk_read_file(path, &text, NULL), 0);
+		ASSERT_STREQ(text, bad[i]);
+		free(text);
+	}
+	mk_rm_rf(d);
+}

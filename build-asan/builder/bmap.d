@@ -1,0 +1,3 @@
+build-asan/builder/bmap.o: builder/bmap.c builder/bmap.h builder/util.h
+builder/bmap.h:
+builder/util.h:

@@ -1,0 +1,2 @@
+build-asan/builder/grammar.o: builder/grammar.c builder/grammar.h
+builder/grammar.h:

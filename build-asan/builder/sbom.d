@@ -1,0 +1,3 @@
+build-asan/builder/sbom.o: builder/sbom.c builder/sbom.h builder/util.h
+builder/sbom.h:
+builder/util.h:
