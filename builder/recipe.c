@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "recipe.h"
 
+#include "grammar.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <jansson.h>
@@ -176,9 +178,55 @@ static bool valid_arch(const char *s)
 	return !strcmp(s, "amd64") || !strcmp(s, "arm64");
 }
 
+/* http(s) of plain characters, or a local file:// path without spaces
+ * (the URL goes into sources.list, whose fields are space-separated). */
 static bool valid_url(const char *s)
 {
-	return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7) || !strncmp(s, "file://", 7);
+	if (!strncmp(s, "file://", 7))
+		return s[7] == '/' && !grammar_local_path(s + 7) && !strchr(s, ' ');
+	return !grammar_http_url(s);
+}
+#define URL_WANTED "an http(s):// or file:// URL of plain characters (letters, digits and . _ ~ - / : %% + = @)"
+
+/* An absolute path in the image naming a file: "/" then plain components,
+ * no "." or "..", no trailing "/", no empty component. */
+static bool valid_image_path(const char *s)
+{
+	if (s[0] != '/' || s[1] == '\0' || strlen(s) > 1024)
+		return false;
+	for (const char *p = s + 1;;) {
+		size_t n = strcspn(p, "/");
+		_cleanup_free_ char *comp = xasprintf("%.*s", (int)n, p);
+		if (n == 0 || grammar_file_name(comp))
+			return false;
+		if (p[n] == '\0')
+			return true;
+		p += n + 1;
+	}
+}
+
+/* A kernel command line that grub's settings (a shell file update-grub
+ * sources) and cmdline.txt hold as it is: words of plain characters. */
+static bool valid_cmdline(const char *s)
+{
+	if (strlen(s) > 1024)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(" ._-=,:/+@", *p))
+			return false;
+	return true;
+}
+
+/* A file system label: letters, digits, '_' and '-', 1..MAX. */
+static bool valid_label(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	return true;
 }
 
 int recipe_parse_size(const char *s, uint64_t *out)
@@ -338,15 +386,17 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 			return fail(c, p, "name '%s' must be lower case letters, digits, '-' or '_'", a->name);
 		if (!valid_url(a->url)) {
 			_cleanup_free_ char *up = xasprintf("%s.url", p);
-			return fail(c, up, "'%s' is not an http(s):// or file:// URL", a->url);
+			return fail(c, up, "'%s' is not " URL_WANTED, a->url);
 		}
 		if (!valid_sha256(a->sha256)) {
 			_cleanup_free_ char *sp = xasprintf("%s.sha256", p);
 			return fail(c, sp, "expected 64 lower-case hex digits");
 		}
-		if (a->dest[0] != '/') {
+		if (!valid_image_path(a->dest)) {
 			_cleanup_free_ char *dp = xasprintf("%s.dest", p);
-			return fail(c, dp, "'%s' must be an absolute path in the image", a->dest);
+			return fail(c, dp, "'%s' must be the absolute path of a file in the image ('/' and "
+				    "plain names: letters, digits and . _ + ~ -; no '.', '..' or trailing '/')",
+				    a->dest);
 		}
 		if (mode) {
 			_cleanup_free_ char *mp = xasprintf("%s.mode", p);
@@ -365,7 +415,7 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 				return r;
 			if (!valid_url(a->sig_url)) {
 				_cleanup_free_ char *up = xasprintf("%s.url", gp);
-				return fail(c, up, "'%s' is not an http(s):// or file:// URL", a->sig_url);
+				return fail(c, up, "'%s' is not " URL_WANTED, a->sig_url);
 			}
 			if (!valid_fingerprint(a->sig_fingerprint)) {
 				_cleanup_free_ char *fp = xasprintf("%s.fingerprint", gp);
@@ -404,9 +454,13 @@ static int parse_source(struct ctx *c, const char *p, json_t *v, struct recipe_a
 		return r;
 	if (!valid_name(src->name))
 		return fail(c, p, "name '%s' must be lower case letters, digits, '-' or '_'", src->name);
+	if (src->suite && grammar_debian_suite(src->suite)) {
+		_cleanup_free_ char *sp = xasprintf("%s.suite", p);
+		return fail(c, sp, "'%s' is %s", src->suite, grammar_debian_suite(src->suite));
+	}
 	if (!valid_url(src->uri)) {
 		_cleanup_free_ char *up = xasprintf("%s.uri", p);
-		return fail(c, up, "'%s' is not an http(s):// or file:// URL", src->uri);
+		return fail(c, up, "'%s' is not " URL_WANTED, src->uri);
 	}
 	if (src->components.n == 0)
 		strv_push(&src->components, "main");
@@ -420,6 +474,10 @@ static int parse_source(struct ctx *c, const char *p, json_t *v, struct recipe_a
 	    (r = get_str(c, kp, key, "url", true, &src->key_url)) < 0 ||
 	    (r = get_str(c, kp, key, "fingerprint", true, &src->key_fingerprint)) < 0)
 		return r;
+	if (!valid_url(src->key_url)) {
+		_cleanup_free_ char *up = xasprintf("%s.url", kp);
+		return fail(c, up, "'%s' is not " URL_WANTED, src->key_url);
+	}
 	if (!valid_fingerprint(src->key_fingerprint)) {
 		_cleanup_free_ char *fp = xasprintf("%s.fingerprint", kp);
 		return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
@@ -639,10 +697,20 @@ static int parse_disk(struct ctx *c, json_t *root, struct recipe_disk *d)
 		return fail(c, "disk.root_fs", "'%s' is not supported (supported: \"ext4\")", d->root_fs);
 	if (!d->root_label)
 		d->root_label = xstrdup("ROOT");
-	if (strlen(d->root_label) > 16)
-		return fail(c, "disk.root_label", "'%s' is longer than ext4's 16 characters", d->root_label);
+	if (!valid_label(d->root_label, 16))
+		return fail(c, "disk.root_label", "'%s' is not an ext4 label (1 to 16 letters, digits, '_' or '-')",
+			    d->root_label);
+	if (d->size > (2ULL << 40))
+		return fail(c, "disk.size", "must be at most 2T (an MBR disk)");
 	if (d->firmware_size && !d->firmware_label)
 		d->firmware_label = xstrdup("FIRMWARE");
+	if (d->firmware_label && !valid_label(d->firmware_label, 11))
+		return fail(c, "disk.firmware_label", "'%s' is not a FAT label (1 to 11 letters, digits, '_' or '-')",
+			    d->firmware_label);
+	/* The root partition needs room after the firmware one. */
+	if (d->firmware_size && d->firmware_size + (256ULL << 20) > d->size)
+		return fail(c, "disk.firmware_size", "leaves less than 256M of the %llu-byte disk for the "
+			    "root file system", (unsigned long long)d->size);
 	return 0;
 }
 
@@ -817,7 +885,12 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 	if (!valid_arch(rec->arch))
 		return fail(&c, "arch", "'%s' is not supported (supported: \"amd64\", \"arm64\")", rec->arch);
 	if (!valid_url(rec->mirror))
-		return fail(&c, "mirror", "'%s' is not an http(s):// or file:// URL", rec->mirror);
+		return fail(&c, "mirror", "'%s' is not " URL_WANTED, rec->mirror);
+	if (grammar_debian_suite(rec->suite))
+		return fail(&c, "suite", "'%s' is %s", rec->suite, grammar_debian_suite(rec->suite));
+	if (rec->kernel_cmdline && !valid_cmdline(rec->kernel_cmdline))
+		return fail(&c, "kernel_cmdline", "'%s' holds characters a kernel command line here may not "
+			    "(letters, digits, spaces and . _ - = , : / + @ only)", rec->kernel_cmdline);
 	if (!rec->compress)
 		rec->compress = xstrdup("gzip");
 	if (!valid_compress(rec->compress))

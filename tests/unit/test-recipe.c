@@ -170,7 +170,7 @@ static const struct bad_case bad_layers[] = {
 	 "recipes/layers/a.json: enable[0]: 'foo' is not a systemd unit name (foo.service, foo.timer, ...)"},
 	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"ftp://x/y\","
 				  " \"sha256\": \"00\", \"dest\": \"/x\"}]}",
-	 "recipes/layers/a.json: artifacts[0].url: 'ftp://x/y' is not an http(s):// or file:// URL"},
+	 "recipes/layers/a.json: artifacts[0].url: 'ftp://x/y' is not an http(s):// or file:// URL of plain characters (letters, digits and . _ ~ - / : % + = @)"},
 	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
 				  " \"sha256\": \"00\", \"dest\": \"/x\"}]}",
 	 "recipes/layers/a.json: artifacts[0].sha256: expected 64 lower-case hex digits"},
@@ -196,6 +196,48 @@ static const struct bad_case bad_layers[] = {
 	{"recipes/t.json", TARGET("[\"a\", \"a\"]", ""),
 	 "recipes/t.json: layers[1]: 'a' is listed twice"},
 	{"recipes/t.json", "[1, 2]", "recipes/t.json: expected a JSON object at the top"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"../../x\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: suite: '../../x' is not a Debian suite (trixie, sid, bookworm-backports: a-z, 0-9, - and . only)"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"sid\\nx\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: suite: 'sid\nx' is not a Debian suite (trixie, sid, bookworm-backports: a-z, 0-9, - and . only)"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m/\\ndeb http://evil/ x main\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: mirror: 'http://m/\ndeb http://evil/ x main' is not an http(s):// or file:// URL of plain characters (letters, digits and . _ ~ - / : % + = @)"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m/\\u0085x\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: mirror: 'http://m/\xc2\x85x' is not an http(s):// or file:// URL of plain characters (letters, digits and . _ ~ - / : % + = @)"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"], \"kernel_cmdline\": \"quiet\\\" $(id)\"}",
+	 "recipes/t.json: kernel_cmdline: 'quiet\" $(id)' holds characters a kernel command line here may not (letters, digits, spaces and . _ - = , : / + @ only)"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"a\"], \"kernel_cmdline\": \"quiet\\nGRUB_X=1\"}",
+	 "recipes/t.json: kernel_cmdline: 'quiet\nGRUB_X=1' holds characters a kernel command line here may not (letters, digits, spaces and . _ - = , : / + @ only)"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\", \"root_label\": \"my root\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: disk.root_label: 'my root' is not an ext4 label (1 to 16 letters, digits, '_' or '-')"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\", \"firmware_size\": \"2G\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: disk.firmware_size: leaves less than 256M of the 1073741824-byte disk for the root file system"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\", \"firmware_size\": \"64M\", \"firmware_label\": \"RASPIFIRMWARE\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: disk.firmware_label: 'RASPIFIRMWARE' is not a FAT label (1 to 11 letters, digits, '_' or '-')"},
+	{"recipes/t.json", "{\"name\": \"t\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"s\","
+			   " \"mirror\": \"http://m\", \"disk\": {\"size\": \"3T\"}, \"layers\": [\"a\"]}",
+	 "recipes/t.json: disk.size: must be at most 2T (an MBR disk)"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+				  " \"sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\", \"dest\": \"/\"}]}",
+	 "recipes/layers/a.json: artifacts[0].dest: '/' must be the absolute path of a file in the image ('/' and plain names: letters, digits and . _ + ~ -; no '.', '..' or trailing '/')"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+				  " \"sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\", \"dest\": \"/etc/\"}]}",
+	 "recipes/layers/a.json: artifacts[0].dest: '/etc/' must be the absolute path of a file in the image ('/' and plain names: letters, digits and . _ + ~ -; no '.', '..' or trailing '/')"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+				  " \"sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\", \"dest\": \"/usr/../etc/x\"}]}",
+	 "recipes/layers/a.json: artifacts[0].dest: '/usr/../etc/x' must be the absolute path of a file in the image ('/' and plain names: letters, digits and . _ + ~ -; no '.', '..' or trailing '/')"},
+	{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+				  " \"sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\", \"dest\": \"/usr/bin/x\\ny\"}]}",
+	 "recipes/layers/a.json: artifacts[0].dest: '/usr/bin/x\ny' must be the absolute path of a file in the image ('/' and plain names: letters, digits and . _ + ~ -; no '.', '..' or trailing '/')"},
 };
 
 TEST(bad_recipes_name_file_and_path)
