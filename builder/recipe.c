@@ -617,8 +617,10 @@ int recipe_layer_load(const char *dir, const char *name, struct recipe_layer **o
 	if (strcmp(l->name, name) != 0)
 		return fail(&c, "name", "'%s' does not match the file name '%s.json'", l->name, name);
 	if (overlay) {
-		if (strstr(overlay, "..") || overlay[0] == '/')
-			return fail(&c, "overlay", "'%s' must be a directory name under overlays/", overlay);
+		/* One plain name: "." would make the whole recipe tree an overlay. */
+		if (grammar_file_name(overlay) || overlay[0] == '.')
+			return fail(&c, "overlay", "'%s' must be the name of a directory under overlays/ "
+				    "(no '/', not starting with '.')", overlay);
 		/* Overlays live beside the recipe tree: <dir>/../overlays/<name>. */
 		const char *slash = strrchr(dir, '/');
 		l->overlay = slash ? xasprintf("%.*s/overlays/%s", (int)(slash - dir), dir, overlay)
@@ -826,6 +828,48 @@ static int choose_variant(const struct recipe *rec, struct recipe_layer *l, char
 	return -MK_ERR_RECIPE;
 }
 
+/* Across the layers of one build, two artifacts may not land on the same
+ * path (the second would silently replace the first) nor share a name (the
+ * cache and the manifest key on it), and two apt sources may not share a
+ * name (one file under sources.list.d/ and one keyring each). */
+static int check_unique(const struct recipe *rec, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < rec->n_layers; i++) {
+		const struct recipe_layer *l = rec->layers[i];
+		const struct recipe_variant *v = l->variant;
+		for (size_t j = 0; j < l->n_artifacts; j++)
+			for (size_t k = 0; k <= i; k++) {
+				const struct recipe_layer *o = rec->layers[k];
+				for (size_t m = 0; m < (k == i ? j : o->n_artifacts); m++) {
+					const struct recipe_artifact *a = &l->artifacts[j], *b = &o->artifacts[m];
+					const char *what = !strcmp(a->dest, b->dest)   ? "dest"
+							   : !strcmp(a->name, b->name) ? "name"
+										       : NULL;
+					if (!what)
+						continue;
+					snprintf(err, errlen, "%s: artifacts[%zu].%s: '%s' is also the %s of artifact '%s' "
+						 "in %s; each artifact needs a name and a path of its own",
+						 l->file, j, what, !strcmp(what, "dest") ? a->dest : a->name, what,
+						 b->name, o->file);
+					return -MK_ERR_RECIPE;
+				}
+			}
+		for (size_t j = 0; v && j < v->n_sources; j++)
+			for (size_t k = 0; k <= i; k++) {
+				const struct recipe_variant *ov = rec->layers[k]->variant;
+				for (size_t m = 0; ov && m < (k == i ? j : ov->n_sources); m++) {
+					if (strcmp(v->sources[j].name, ov->sources[m].name) != 0)
+						continue;
+					snprintf(err, errlen, "%s: apt_sources: '%s' is also the name of an apt source in %s; "
+						 "each source needs a name of its own (it names its file in sources.list.d/)",
+						 l->file, v->sources[j].name, rec->layers[k]->file);
+					return -MK_ERR_RECIPE;
+				}
+			}
+	}
+	return 0;
+}
+
 int recipe_load(const char *dir, const char *target, const struct recipe_options *opts,
 		struct recipe **out, char *err, size_t errlen)
 {
@@ -983,6 +1027,8 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 		}
 		l->n_artifacts = w;
 	}
+	if ((r = check_unique(rec, err, errlen)) < 0)
+		return r;
 	*out = TAKE_PTR(rec);
 	return 0;
 }

@@ -380,3 +380,52 @@ TEST(bad_variants_and_signatures)
 	}
 	mk_rm_rf(root);
 }
+
+/* What two layers of one build may not share: an artifact's path or name, an
+ * apt source's name; and an overlay is one directory under overlays/. */
+TEST(layers_may_not_collide)
+{
+#define ART(n, d) "{\"name\": \"" n "\", \"url\": \"https://e/" n "\", \"dest\": \"" d "\"," \
+		  " \"sha256\": \"1111111111111111111111111111111111111111111111111111111111111111\"}"
+#define SRC(n) "{\"suites\": [\"trixie\"], \"apt_sources\": [{\"name\": \"" n "\", \"uri\": \"https://e/debian/\"," \
+	       " \"key\": {\"url\": \"https://e/k.gpg\", \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}"
+	static const struct {
+		const char *a, *b, *message;
+	} cases[] = {
+		{"{\"name\": \"a\", \"artifacts\": [" ART("x", "/usr/bin/x") "]}",
+		 "{\"name\": \"b\", \"requires\": [\"a\"], \"artifacts\": [" ART("y", "/usr/bin/x") "]}",
+		 "recipes/layers/b.json: artifacts[0].dest: '/usr/bin/x' is also the dest of artifact 'x' in "
+		 "recipes/layers/a.json; each artifact needs a name and a path of its own"},
+		{"{\"name\": \"a\", \"artifacts\": [" ART("x", "/usr/bin/x") "]}",
+		 "{\"name\": \"b\", \"requires\": [\"a\"], \"artifacts\": [" ART("x", "/usr/bin/y") "]}",
+		 "recipes/layers/b.json: artifacts[0].name: 'x' is also the name of artifact 'x' in "
+		 "recipes/layers/a.json; each artifact needs a name and a path of its own"},
+		{"{\"name\": \"a\", \"artifacts\": [" ART("x", "/x") ", " ART("y", "/x") "]}", NULL,
+		 "recipes/layers/a.json: artifacts[1].dest: '/x' is also the dest of artifact 'x' in "
+		 "recipes/layers/a.json; each artifact needs a name and a path of its own"},
+		{"{\"name\": \"a\", \"variants\": [" SRC("s") "]}",
+		 "{\"name\": \"b\", \"requires\": [\"a\"], \"variants\": [" SRC("s") "]}",
+		 "recipes/layers/b.json: apt_sources: 's' is also the name of an apt source in recipes/layers/a.json; "
+		 "each source needs a name of its own (it names its file in sources.list.d/)"},
+		{"{\"name\": \"a\", \"overlay\": \".\"}", NULL,
+		 "recipes/layers/a.json: overlay: '.' must be the name of a directory under overlays/ (no '/', not starting with '.')"},
+		{"{\"name\": \"a\", \"overlay\": \".git\"}", NULL,
+		 "recipes/layers/a.json: overlay: '.git' must be the name of a directory under overlays/ (no '/', not starting with '.')"},
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct recipe *r = NULL;
+		char err[1024] = "";
+		fresh_tree();
+		put("recipes/t.json", TARGET("[\"b\"]", ""));
+		put("recipes/layers/a.json", cases[i].a);
+		put("recipes/layers/b.json", cases[i].b ? cases[i].b : "{\"name\": \"b\", \"requires\": [\"a\"]}");
+		int rc = load("t", NULL, &r, err);
+		if (rc != -MK_ERR_RECIPE)
+			FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
+		if (strcmp(rel(err), cases[i].message) != 0)
+			FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err), cases[i].message);
+	}
+	mk_rm_rf(root);
+#undef ART
+#undef SRC
+}
