@@ -332,18 +332,41 @@ int fetch_check_key(const char *key, const char *fingerprint, char *err, size_t 
 		snprintf(err, errlen, "'%s' is not an OpenPGP public key", key);
 		return -MK_ERR_CHECKSUM;
 	}
-	/* The first fpr line after the pub line is the primary key's. */
-	const char *pub = strstr(out, "pub:");
-	const char *fpr = pub ? strstr(pub, "\nfpr:") : NULL;
-	if (fpr) {
+	/* The file becomes the source's whole keyring in the image, so it must
+	 * hold the pinned key and nothing else: exactly one primary key ("pub"),
+	 * no secret key, and the fpr line right after "pub" is the pinned one. */
+	size_t n_pub = 0;
+	bool pinned = false, secret = false;
+	for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (!strncmp(line, "sec:", 4) || !strncmp(line, "ssb:", 4))
+			secret = true;
+		if (strncmp(line, "pub:", 4) != 0)
+			continue;
+		n_pub++;
+		const char *fpr = strstr(line, "\nfpr:");
+		const char *next = strstr(line, "\npub:");
+		if (!fpr || (next && next < fpr))
+			continue;
 		const char *v = fpr + 1;
 		for (int i = 0; i < 9 && v; i++)
 			v = strchr(v, ':') ? strchr(v, ':') + 1 : NULL;
 		if (v && same_fingerprint(v, fingerprint))
-			return 0;
+			pinned = true;
 	}
-	snprintf(err, errlen, "the key '%s' is not the pinned one (expected fingerprint %s)", key,
-		 fingerprint);
+	if (secret) {
+		snprintf(err, errlen, "the key '%s' holds a secret key; export only the public key "
+			 "(gpg --export %s)", key, fingerprint);
+		return -MK_ERR_CHECKSUM;
+	}
+	if (pinned && n_pub == 1)
+		return 0;
+	if (pinned)
+		snprintf(err, errlen, "the key '%s' holds %zu keys, the pinned one and others; it becomes the "
+			 "source's whole keyring, so it must hold only %s (gpg --export %s)",
+			 key, n_pub, fingerprint, fingerprint);
+	else
+		snprintf(err, errlen, "the key '%s' is not the pinned one (expected fingerprint %s)", key,
+			 fingerprint);
 	return -MK_ERR_CHECKSUM;
 }
 

@@ -157,5 +157,15 @@ TEST(signatures)
 	ASSERT_EQ(fetch_check_key(asc, fpr(), err, sizeof(err)), 0);
 	ASSERT_EQ(fetch_check_key(other, fpr(), err, sizeof(err)), -MK_ERR_CHECKSUM);
 	ASSERT_EQ(fetch_check_key(data, fpr(), err, sizeof(err)), -MK_ERR_CHECKSUM);
+	/* The pinned key and another in one file: it would become the source's
+	 * keyring with both. */
+	char both[600];
+	snprintf(both, sizeof(both), "%s/both.gpg", dir);
+	sh("cat %s %s > %s", key, other, both);
+	ASSERT_EQ(fetch_check_key(both, fpr(), err, sizeof(err)), -MK_ERR_CHECKSUM);
+	ASSERT_TRUE(strstr(err, "holds 2 keys, the pinned one and others") != NULL);
+	sh("cat %s %s > %s", other, key, both);
+	ASSERT_EQ(fetch_check_key(both, fpr(), err, sizeof(err)), -MK_ERR_CHECKSUM);
+	ASSERT_TRUE(strstr(err, "holds 2 keys") != NULL);
 	mk_rm_rf(dir);
 }
