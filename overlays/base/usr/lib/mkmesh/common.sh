@@ -58,10 +58,23 @@ mk_secret() {
 }
 
 # mk_install FILE MODE OWNER:GROUP < CONTENT: atomic write, only when changed.
+# mk_install FILE MODE OWNER:GROUP COMMAND [ARG...]: the same with COMMAND's
+# output, and FILE left as it was when COMMAND fails. Use this form for any
+# content a program makes: dash has no pipefail, so in `cmd | mk_install` a
+# failed cmd would install an empty file (and, for keys, new ones next boot).
 mk_install() {
 	local file=$1 mode=$2 owner=$3 tmp
+	shift 3
 	tmp=$(mktemp "$file.XXXXXX")
-	cat >"$tmp"
+	if [ $# -gt 0 ]; then
+		if ! "$@" >"$tmp"; then
+			rm -f "$tmp"
+			mk_fail "making $file: '$1' failed; $file is left as it was"
+		fi
+	elif ! cat >"$tmp"; then
+		rm -f "$tmp"
+		mk_fail "writing $file failed; it is left as it was"
+	fi
 	chmod "$mode" "$tmp"
 	chown "$owner" "$tmp"
 	if [ -e "$file" ] && cmp -s "$tmp" "$file"; then
