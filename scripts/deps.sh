@@ -17,7 +17,8 @@ build_pkgs="gcc make pkg-config git ca-certificates
   e2fsprogs dosfstools fdisk minisign"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
   curl jq zstd bc python3 file openssl
-  qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils"
+  qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils
+  nftables iproute2 util-linux dash"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
