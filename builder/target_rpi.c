@@ -60,9 +60,29 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 	 * The other way to configure a card before its first boot: the site
 	 * file dropped onto the FAT partition as mkmesh.json from any computer.
 	 * On every boot, before the site file is checked, it is moved to
-	 * /etc/mkmesh/site.json (0600) and removed from the card, which anyone
-	 * holding the card can read.
+	 * /etc/mkmesh/site.json (0600), then overwritten on the card and removed
+	 * (anyone holding the card can read it, freed clusters included).
 	 */
+	compose_add_file(in, "usr/lib/mkmesh/rpi-take-site",
+			 "#!/bin/sh\n"
+			 "# mkmesh (rpi): /boot/firmware/mkmesh.json becomes /etc/mkmesh/site.json (0600).\n"
+			 "# The card's copy is overwritten in place before it is removed: FAT frees\n"
+			 "# clusters without clearing them, and the file may hold a token.\n"
+			 "set -eu\n"
+			 "umask 077\n"
+			 "card=/boot/firmware/mkmesh.json\n"
+			 "mkdir -p /etc/mkmesh\n"
+			 "cp \"$card\" /etc/mkmesh/site.json.new\n"
+			 "chmod 0600 /etc/mkmesh/site.json.new\n"
+			 "sync /etc/mkmesh/site.json.new\n"
+			 "mv /etc/mkmesh/site.json.new /etc/mkmesh/site.json\n"
+			 "sync /etc/mkmesh\n"
+			 "size=$(stat -c %s \"$card\")\n"
+			 "[ \"$size\" -eq 0 ] || dd if=/dev/zero of=\"$card\" bs=\"$size\" count=1 conv=notrunc,fsync status=none\n"
+			 "rm \"$card\"\n"
+			 "sync /boot/firmware\n"
+			 "echo \"mkmesh: the site file from the SD card (mkmesh.json) is now /etc/mkmesh/site.json\"\n",
+			 0755);
 	compose_add_file(in, "etc/systemd/system/mkmesh-rpi-site.service",
 			 "[Unit]\n"
 			 "Description=mkmesh: take the site file mkmesh.json from the SD card's FAT partition\n"
@@ -73,11 +93,7 @@ static void rpi_add_files(const struct recipe *r, struct compose_input *in)
 			 "\n"
 			 "[Service]\n"
 			 "Type=oneshot\n"
-			 "ExecStart=/bin/sh -c 'umask 077 && mkdir -p /etc/mkmesh && "
-			 "cp /boot/firmware/mkmesh.json /etc/mkmesh/site.json.new && "
-			 "chmod 0600 /etc/mkmesh/site.json.new && mv /etc/mkmesh/site.json.new /etc/mkmesh/site.json && "
-			 "sync /etc/mkmesh/site.json && rm /boot/firmware/mkmesh.json && "
-			 "echo \"mkmesh: the site file from the SD card (mkmesh.json) is now /etc/mkmesh/site.json\"'\n"
+			 "ExecStart=/usr/lib/mkmesh/rpi-take-site\n"
 			 "StandardOutput=journal+console\n",
 			 0644);
 	/* Started on every boot (a drop-in, as the target's own files are not

@@ -84,6 +84,14 @@ site=$(vm pi sudo cat /etc/mkmesh/site.json)
 check "mkmesh.json from the FAT partition is now /etc/mkmesh/site.json" test "$site" = "$(cat "$work/mkmesh.json")"
 check "... readable by root only" test "$(vm pi sudo stat -c %a /etc/mkmesh/site.json)" = 600
 check "... and no longer on the card" vm pi sudo test ! -e /boot/firmware/mkmesh.json
+# FAT frees a removed file's clusters without clearing them: the site file
+# (which may hold a token) is overwritten first. The guest synced it; the
+# card file is read on the host, the FAT partition only (the root file
+# system has the site file, rightly).
+vm pi sudo sync
+read -r fat_start fat_sectors < <(sfdisk -J "$card" | jq -r '.partitiontable.partitions[0] | "\(.start) \(.size)"')
+check "... and its bytes are gone from the FAT partition (overwritten before removal)" \
+	bash -c "! dd if='$card' bs=512 skip=$fat_start count=$fat_sectors status=none | grep -qaF pi.example.test"
 check "... and is a valid site file" vm pi sudo /usr/lib/mkmesh/site check
 check "/boot/firmware is readable by root only (the seed may hold secrets)" \
 	bash -c "[ \"\$0\" = 700 ] && ! ssh -q -i '$work/id' -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes debian@127.0.0.1 cat /boot/firmware/user-data" \
