@@ -447,7 +447,12 @@ static int upload_parts(struct s3_ctx *x, const char *key, const char *upload_id
 {
 	unsigned parallel = x->o && x->o->parallel ? x->o->parallel : 4;
 	unsigned max_tries = x->o && x->o->max_tries ? x->o->max_tries : 6;
-	unsigned done = 0, running = 0, next = 0;
+	/* running: parts on the wire; waiting: retries whose wait is not over.
+	 * Both count against `parallel`, and a waiting part gives its buffer
+	 * back (it is read again when it starts): at most `parallel` parts are
+	 * in memory, and a server that asks for patience (503 with a long
+	 * Retry-After) is not sent new parts meanwhile. */
+	unsigned done = 0, running = 0, waiting = 0, next = 0;
 	uint64_t bytes_done = 0;
 	int r = 0;
 	CURLM *m = curl_multi_init();
@@ -462,8 +467,13 @@ static int upload_parts(struct s3_ctx *x, const char *key, const char *upload_id
 			struct part *p = &parts[i];
 			if (p->state != PART_WAIT || (p->tries == 0 && i != next) || p->not_before > now)
 				continue;
-			if (p->tries == 0)
+			if (p->tries == 0) {
+				if (running + waiting >= parallel)
+					continue;
 				next++;
+			} else {
+				waiting--;
+			}
 			r = part_start(x, m, p, fd, key, upload_id, err, errlen);
 			running++;
 		}
@@ -508,6 +518,8 @@ static int upload_parts(struct s3_ctx *x, const char *key, const char *upload_id
 				double wait = http_backoff(p->tries, rc == CURLE_OK ? p->resp.retry_after : NULL);
 				p->state = PART_WAIT;
 				p->not_before = mk_now() + wait;
+				part_free_buf(p);
+				waiting++;
 				if (x->o && x->o->debug) {
 					_cleanup_free_ char *line = why
 						? xasprintf("< part %u: %s; retrying in %.1f s", p->num, why, wait)

@@ -23,6 +23,21 @@ grep -q "retrying" "$T/drop.err" || fail "no retry shown"
 bucket_clean
 kill "$PROXY_PID"
 
+note "every part's first try answered 503 with Retry-After: no new part while retries wait"
+start_proxy busy --retry-after 2
+ENDPOINT_PORT=$PROXY_PORT upload busy "$T/img.raw.gz" -v
+[ "$RC" -eq 0 ] || fail "the upload did not survive a busy server"
+[ "$(grep -c '^503 for the first try' "$T/proxy.log")" -eq 7 ] || fail "the proxy did not answer 503 to each of the 7 parts"
+[ "$(do_state 's.fetches[1].sha256')" = "$SUM" ] || fail "the object differs after the retries"
+# The bytes in memory are bounded by the parts in flight (4): part 5 starts
+# only once a part is done, not while four wait for their Retry-After.
+first5=$(grep -n '> PUT part 5 (.*try 1)' "$T/busy.err" | cut -d: -f1)
+first200=$(grep -n '< part [0-9]*: 200' "$T/busy.err" | head -n 1 | cut -d: -f1)
+[ -n "$first5" ] && [ -n "$first200" ] && [ "$first5" -gt "$first200" ] ||
+	fail "part 5 started (line ${first5:-?}) before any part was done (line ${first200:-?})"
+bucket_clean
+kill "$PROXY_PID"
+
 note "Ctrl-C in the middle of the upload: multipart upload aborted"
 start_proxy slow --rate $((10 * 1024 * 1024))
 set +e
