@@ -40,6 +40,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The site file's schema is built into site.o (.incbin, see uploader/site.c):
+# the machine's check reads the same file from the image.
+$(B)/uploader/site.o: overlays/base/usr/share/mkmesh/site-schema.json
+
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/tests.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ibuilder -Iuploader $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)

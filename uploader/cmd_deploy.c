@@ -468,8 +468,16 @@ static int add_ssh_key(struct deploy *d, const char *key)
 		for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save)) {
 			line[strcspn(line, "\r")] = '\0';
-			if (is_pubkey(line))
-				strv_push(&d->pubkeys, line);
+			if (!is_pubkey(line))
+				continue;
+			if (!site_text_valid(line)) {
+				mk_log_error("--ssh-key '%s': a key line is not UTF-8 text or has a control "
+					     "character in it: it would change the user-data; fix or remove that "
+					     "line", key);
+				explicit_bzero(text, len);
+				return 2;
+			}
+			strv_push(&d->pubkeys, line);
 		}
 		if (d->pubkeys.n == before) {
 			mk_log_error("--ssh-key '%s' has no public key in it (lines starting with ssh-, "
@@ -479,6 +487,10 @@ static int add_ssh_key(struct deploy *d, const char *key)
 		return -1;
 	}
 	if (is_pubkey(key)) {
+		if (!site_text_valid(key)) {
+			mk_log_error("--ssh-key: the key is not UTF-8 text or has a control character in it");
+			return 2;
+		}
 		strv_push(&d->pubkeys, key);
 		return -1;
 	}

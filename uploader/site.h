@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The site file (docs/site.md) as `mkmesh deploy` needs it: loaded and
- * checked before anything is created (the machine checks it again on first
- * boot with /usr/lib/mkmesh/site), and turned into cloud-init user-data.
+ * checked before anything is created, by the schema the machine checks it
+ * with again on first boot (overlays/base/usr/share/mkmesh/site-schema.json,
+ * built in), and turned into cloud-init user-data.
  * Library code: no logging; problems go to the caller's buffer, one per line,
  * each naming the file and the field.
  */
@@ -28,11 +29,20 @@ struct site {
 int site_load(struct site *s, const char *path, char *err, size_t errlen);
 void site_release(struct site *s);
 
-/* A lower-case DNS name with at least two labels, as the machine wants it. */
+/* A lower-case DNS name with at least two labels: the schema's domain. */
 bool site_domain_valid(const char *domain);
 
+/* UTF-8 without control characters (C0, DEL, C1, U+2028, U+2029), as every
+ * string value of a site file must be. */
+bool site_text_valid(const char *s);
+
+/* 0 when the built-in schema is one both checkers understand, else -EINVAL
+ * and why in err. */
+int site_schema_check(char *err, size_t errlen);
+
 /* "#cloud-config" user-data: the site file written to /etc/mkmesh/site.json
- * (root, 0600) and the given public keys in ssh_authorized_keys. */
+ * (root, 0600) and the given public keys (site_text_valid) in
+ * ssh_authorized_keys; ASCII only, every other character JSON-escaped. */
 char *site_user_data(const struct site *s, const struct strv *authorized_keys);
 
 #endif

@@ -182,9 +182,20 @@ DIGITALOCEAN_TOKEN= run notoken deploy droplet --site "$T/site.json" --region to
 echo '{"domain": "Example.org", "acme_email": "x", "colour": "blue"}' >"$T/bad-site.json"
 run badsite deploy droplet --site "$T/bad-site.json" --region tor1 --ssh-key "$T/id_ed25519.pub" --api-url http://127.0.0.1:9
 [ "$RC" = 1 ] || fail "exit $RC for a bad site file"
-for m in "colour: unknown field" "domain: not a lower-case DNS name" "admin: missing"; do
+for m in "colour: unknown field" "domain: 'Example.org' is not a lower-case DNS name" "admin: missing"; do
 	grep -q "$m" "$T/badsite.err" || fail "bad site file: '$m' not said"
 done
+
+note "site files the machine refuses (tests/fixtures/site/bad): refused before any request"
+seed refused
+start_do available refused
+for f in token-null email-localhost user-uppercase registration-yes tls-letsencrypt port-0 domain-newline user-nel; do
+	run "refused-$f" deploy droplet --site "tests/fixtures/site/bad/$f.json" --region tor1 \
+		--ssh-key "$T/id_ed25519.pub" --api-url "$API"
+	[ "$RC" = 1 ] && grep -q "the site file is not valid" "$T/refused-$f.err" || fail "bad/$f.json: exit $RC"
+done
+[ "$(do_state 's.requests.length')" = 0 ] || fail "requests were sent for a site file the machine refuses"
+stop_do
 
 note "user-data over 64 KiB: refused before any request"
 seed big

@@ -6,7 +6,8 @@
 # token it prints the records; with one it makes h.matrix and h.chat AAAA +
 # CAA; a second run changes nothing; a new address is updated in place;
 # stale duplicates go; 429, 500 and a lost answer are retried without
-# duplicates; 401 and a missing domain are explained. No token in any output.
+# duplicates; 401 and a missing domain are explained; a token that is not
+# one (a newline at its end) is refused before use. No token in any output.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/fixtures/deploy-lib.sh
 set -e
@@ -138,6 +139,18 @@ if ! command -v cjdroute >/dev/null && ! ip -6 addr show scope global | grep -q 
 	ADDR= publish nocjdns --wait 0
 	[ "$RC" -eq 0 ] && grep -q "this machine has no cjdns" "$T/nocjdns.out" || fail "no cjdns"
 fi
+
+note "a token with a newline at the end (a site file the old check let through): refused, no traceback"
+python3 - "$T/run-site.json" "$T/run-site-newline.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["digitalocean_token"] += "\n"
+json.dump(s, open(sys.argv[2], "w"))
+PY
+API=http://127.0.0.1:9 SITE=$T/run-site-newline.json publish newline --wait 0
+[ "$RC" -eq 1 ] && grep -q "digitalocean_token: not a plain API token" "$T/newline.err" ||
+	fail "a token with a newline is used"
+! grep -q Traceback "$T/newline.err" || fail "a traceback (it may quote the token)"
 
 no_secrets
 echo "all good"
