@@ -12,37 +12,70 @@
 static inline void curl_easy_cleanupp(CURL **c) { if (*c) curl_easy_cleanup(*c); }
 #define _cleanup_curl_ _cleanup_(curl_easy_cleanupp)
 
-static size_t discard(void *p, size_t size, size_t n, void *ud)
+/* The first bytes of a probed file, to tell a Release file from a page. */
+struct head {
+	char b[64];
+	size_t n;
+};
+
+static size_t keep_head(void *p, size_t size, size_t n, void *ud)
 {
-	(void)p;
-	(void)ud;
-	return size * n;
+	struct head *h = ud;
+	size_t len = size * n, room = sizeof(h->b) - 1 - h->n;
+	memcpy(h->b + h->n, p, len < room ? len : room);
+	h->n += len < room ? len : room;
+	h->b[h->n] = '\0';
+	return len;
 }
 
-int fetch_probe(const char *url, char *err, size_t errlen)
+/* A Debian Release file starts with a field: "Origin: Debian". */
+static bool looks_like_fields(const char *s)
+{
+	size_t i = 0;
+	if (!isalpha((unsigned char)s[0]))
+		return false;
+	while (isalnum((unsigned char)s[i]) || s[i] == '-')
+		i++;
+	return s[i] == ':';
+}
+
+int fetch_probe_release(const char *url, long *status, char *err, size_t errlen)
 {
 	_cleanup_curl_ CURL *c = curl_easy_init();
 	char cerr[CURL_ERROR_SIZE] = "";
+	struct head h = {.n = 0};
 	long code = 0;
 
 	if (!c)
 		abort();
+	*status = 0;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_head);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
 	/* A ranged GET: some servers do not answer HEAD, every one answers GET. */
-	curl_easy_setopt(c, CURLOPT_RANGE, "0-0");
+	curl_easy_setopt(c, CURLOPT_RANGE, "0-63");
 	CURLcode rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
 		return -MK_ERR_NETWORK;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	*status = code;
 	if (code >= 400) {
-		snprintf(err, errlen, "the server answered HTTP %ld", code);
+		snprintf(err, errlen, "the server answered HTTP %ld%s", code,
+			 code == 407 ? " (Proxy Authentication Required)" : "");
+		return -MK_ERR_HTTP;
+	}
+	if (!looks_like_fields(h.b)) {
+		for (char *p = h.b; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = ' ';
+		snprintf(err, errlen, "the server answered with something that is not a Release file "
+			 "(it starts '%.40s')", h.b);
 		return -MK_ERR_HTTP;
 	}
 	return 0;

@@ -6,9 +6,10 @@
 
 #include <stddef.h>
 
-/* Checks that URL answers (HEAD, falling back to a ranged GET). The error
- * message carries curl's own words. */
-int fetch_probe(const char *url, char *err, size_t errlen);
+/* Checks that URL answers with what looks like a Debian Release file (its
+ * first bytes are a field, not a captive portal's page); *STATUS is the
+ * HTTP status (0 when none came). The error carries curl's own words. */
+int fetch_probe_release(const char *url, long *status, char *err, size_t errlen);
 
 /* Makes sure CACHE/artifacts/SHA256 holds the file that URL names, verified.
  * A file named like the URL's last component in ARTIFACTS_DIR (may be NULL)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "diagnose.h"
 #include "fetch.h"
 
 /* Bump when the way we call mmdebstrap changes, so old caches are not used. */
@@ -453,7 +454,18 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 	if (rc < 0) {
 		if (mk_interrupted)
 			rc = -MK_ERR_INTERRUPTED;
-		snprintf(err, errlen, "mmdebstrap failed (exit %d); its log is '%s'", status, log_path);
+		if (rc == -MK_ERR_INTERRUPTED) {
+			snprintf(err, errlen, "mmdebstrap was interrupted; its log is '%s'", log_path);
+		} else {
+			/* The cache is the directory above CACHE/rootfs/X.tar. */
+			_cleanup_free_ char *cache = xstrdup(tar);
+			for (int i = 0; i < 2; i++)
+				if (strrchr(cache, '/'))
+					*strrchr(cache, '/') = '\0';
+			struct diagnose_hints h = {.suite = r->suite, .mirror = r->mirror,
+						   .cache_dir = cache, .disk_size = r->disk.size};
+			diagnose_apt_failure("mmdebstrap", status, log_path, &h, err, errlen);
+		}
 	} else if ((rc = write_packages(side_path[0], side_path[2], tar, err, errlen)) < 0) {
 		/* err says what; the provenance goes in first, so that a
 		 * tarball in the cache always has it */
@@ -575,6 +587,7 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 	_cleanup_free_ char *mmver = mmdebstrap_version();
 	struct strv pkgs = {0};
 	char perr[256];
+	long status = 0;
 	int rc;
 
 	if (!mmver) {
@@ -605,12 +618,26 @@ int rootfs_build(const struct recipe *r, const struct artifacts *dl, const char 
 			 strerror(-rc));
 	} else if ((rc = rootfs_check_emulation(r->arch, err, errlen)) < 0) {
 		/* err says how to fix it */
-	} else if ((rc = fetch_probe(probe, perr, sizeof(perr))) < 0) {
+	} else if ((rc = fetch_probe_release(probe, &status, perr, sizeof(perr))) < 0) {
 		/* Fail fast: an unreachable mirror stops us before mmdebstrap starts. */
-		snprintf(err, errlen,
-			 "cannot reach the Debian mirror '%s' (%s: %s); give a reachable one with "
-			 "--mirror URL",
-			 r->mirror, probe, perr);
+		if (status == 407)
+			snprintf(err, errlen,
+				 "cannot reach the Debian mirror '%s' (%s: %s)\n  fix: a proxy between this "
+				 "machine and the mirror wants a login: give it as "
+				 "http_proxy=http://USER:PASSWORD@PROXY:PORT/ in the environment, or give a "
+				 "--mirror the proxy lets through",
+				 r->mirror, probe, perr);
+		else if (rc == -MK_ERR_HTTP && status < 400)
+			snprintf(err, errlen,
+				 "the Debian mirror '%s' is not answering as one (%s: %s)\n  fix: a captive "
+				 "portal or a login page? open %s in a browser and log in to the network if it "
+				 "asks, or give another --mirror URL",
+				 r->mirror, probe, perr, probe);
+		else
+			snprintf(err, errlen,
+				 "cannot reach the Debian mirror '%s' (%s: %s); give a reachable one with "
+				 "--mirror URL",
+				 r->mirror, probe, perr);
 	} else if ((rc = pinned_tarball(r, dl, &pkgs, cache_dir, aptdir, tar, log_path, err, errlen)) == 0) {
 		res->cached = false;
 		_cleanup_free_ char *prefix = xasprintf("%s-%s-", r->arch, r->suite);

@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# When a tool under mkmesh fails, mkmesh's own error names the cause (one
+# line of the tool's output) and the fix, then the log. Each cause forced
+# for real: sid's Release on the archive these machines reach is expired; a
+# package that does not exist; a cache on a 60 MiB tmpfs; a mirror that is
+# a captive page (200, HTML) or a proxy asking for a login (407), served on
+# loopback; arm64 without a binfmt handler (binfmt_misc hidden by an empty
+# mount in a mount namespace of its own, so the runner's arm64 build beside
+# this test is not touched). Small builds: the base layer only.
+. "$(dirname "$0")/lib.sh"
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed; run 'make deps'"
+
+# build NAME ARGS...: mkmesh build into $work/NAME.*, its exit code in $rc.
+build() {
+	local name=$1
+	shift
+	"$mkmesh" build droplet --without cjdns,matrix,riot,web --out "$work/$name.out" \
+		--image-version test "$@" >"$work/$name.stdout" 2>"$work/$name.err"
+	rc=$?
+	echo "--- $name: exit $rc"
+	sed 's/^/    /' "$work/$name.err" | tail -n 6
+}
+# first_error NAME: the error's first line.
+first_error() { grep -m1 '^mkmesh: error: ' "$work/$1.err"; }
+nothing_made() { [ -z "$(ls -A "$work/$1.out" 2>/dev/null)" ]; }
+
+build sid --suite sid --cache "$work/cache"
+check "expired sid Release: fails" test "$rc" -ne 0
+check "... the first line is apt's cause" \
+	grep -qE "^mkmesh: error: mmdebstrap failed \(exit 25\): Release file for http://deb.debian.org/debian/dists/sid/InRelease is expired \(invalid since .*\)" "$work/sid.err"
+check "... the fix names --no-check-valid-until" grep -q '^  fix: .*add --no-check-valid-until' "$work/sid.err"
+check "... then the log" grep -q "^  its log is '$work/cache/logs/droplet-rootfs.log'" "$work/sid.err"
+check "... nothing in the output directory" nothing_made sid
+build sid-q --suite sid --cache "$work/cache" -q
+# (the same but for the age apt counts)
+same_error() { sed 's/(invalid since [^)]*)//' "$@"; }
+check "... -q shows the same cause and fix, and nothing else" \
+	test "$(same_error "$work/sid-q.err")" = "$(grep -A2 '^mkmesh: error' "$work/sid.err" | same_error)"
+
+# A recipe tree with one package that Debian does not have.
+mkdir -p "$work/tree"
+cp -r "$top/recipes" "$top/overlays" "$work/tree/"
+jq '.packages += ["no-such-package-mkmesh"]' "$top/recipes/layers/base.json" >"$work/tree/recipes/layers/base.json"
+build nopkg --recipes "$work/tree/recipes" --cache "$work/cache"
+check "a package the suite lacks: fails" test "$rc" -ne 0
+check "... the first line is apt's" \
+	test "$(first_error nopkg)" = "mkmesh: error: mmdebstrap failed (exit 25): Unable to locate package no-such-package-mkmesh"
+check "... the fix names the package, the suite and --suite" \
+	grep -q "^  fix: Debian 'trixie' at 'http://deb.debian.org/debian' has no package 'no-such-package-mkmesh': .*--suite" "$work/nopkg.err"
+
+# A mirror that is a captive portal, and a proxy that wants a login.
+cat >"$work/srv.py" <<'PY'
+import http.server, sys
+mode, port_file = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if mode == "html":
+            b = b"<html><body>Welcome to the hotel Wi-Fi. Please log in.</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+        else:
+            b = b"<html>Proxy Authentication Required</html>"
+            self.send_response(407, "Proxy Authentication Required")
+            self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+for mode in html 407; do
+	python3 "$work/srv.py" "$mode" "$work/$mode.port" &
+	vm_pids+=($!)
+done
+for i in $(seq 50); do [ -s "$work/html.port" ] && [ -s "$work/407.port" ] && break; sleep 0.1; done
+html=http://127.0.0.1:$(cat "$work/html.port")/debian
+proxy=http://127.0.0.1:$(cat "$work/407.port")/debian
+build html --mirror "$html" --cache "$work/cache"
+check "a captive page for a mirror: the first line says it is not one" \
+	test "$(first_error html)" = "mkmesh: error: the Debian mirror '$html' is not answering as one ($html/dists/trixie/Release: the server answered with something that is not a Release file (it starts '<html><body>Welcome to the hotel Wi-Fi. '))"
+check "... the fix: a captive portal, open the URL" \
+	grep -q "^  fix: a captive portal or a login page? open $html/dists/trixie/Release in a browser" "$work/html.err"
+build 407 --mirror "$proxy" --cache "$work/cache"
+check "a proxy asking for a login: the first line says 407" \
+	test "$(first_error 407)" = "mkmesh: error: cannot reach the Debian mirror '$proxy' ($proxy/dists/trixie/Release: the server answered HTTP 407 (Proxy Authentication Required))"
+check "... the fix: http_proxy with a login" grep -q '^  fix: .*http_proxy=http://USER:PASSWORD@PROXY:PORT/' "$work/407.err"
+
+# A cache on a small file system.
+mkdir -p "$work/tiny"
+mount -t tmpfs -o size=60m tmpfs "$work/tiny" || die "cannot mount a tmpfs (the test needs root)"
+build tiny --cache "$work/tiny"
+umount "$work/tiny"
+check "a full cache: fails" test "$rc" -ne 0
+check "... the first line is the tool's 'No space left on device' or says the cache is full" \
+	grep -qE "^mkmesh: error: mmdebstrap failed \(exit [0-9]+\): .*(No space left on device|the cache is full)" "$work/tiny.err"
+check "... the fix names the cache, its size and --cache" \
+	grep -qE "^  fix: the cache '$work/tiny' \(root file systems and apt's downloads\) is full \([0-9.]+ MiB free of 60.0 MiB\); .*--cache DIR" "$work/tiny.err"
+check "... nothing in the output directory" nothing_made tiny
+
+# arm64 without a binfmt handler, as mkmesh sees it.
+unshare -m sh -c "mount -t tmpfs none /proc/sys/fs/binfmt_misc && '$mkmesh' build rpi --suite trixie \
+	--without cjdns,matrix,riot,web --cache '$work/cache' --out '$work/arm.out' --image-version test" \
+	>/dev/null 2>"$work/arm.err"
+rc=$?
+sed 's/^/    /' "$work/arm.err" | tail -n 6
+check "arm64 without binfmt: fails before mmdebstrap" test "$rc" -ne 0 -a ! -e "$work/cache/logs/rpi-rootfs.log"
+check "... the first line says qemu-aarch64 is not registered" \
+	grep -q "^mkmesh: error: arm64 binaries cannot run on this amd64 machine: qemu-aarch64 is not registered in binfmt_misc" "$work/arm.err"
+check "... the fix is the exact commands" grep -q "^    update-binfmts --enable qemu-aarch64" "$work/arm.err"
+echo "$checks checks passed"
