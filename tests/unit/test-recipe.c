@@ -240,19 +240,25 @@ static const struct bad_case bad_layers[] = {
 	 "recipes/layers/a.json: artifacts[0].dest: '/usr/bin/x\ny' must be the absolute path of a file in the image ('/' and plain names: letters, digits and . _ + ~ -; no '.', '..' or trailing '/')"},
 };
 
+/* Loads target t from the tree as it is now and checks that it is refused
+ * with MESSAGE (case I of a table, for the failure's text). */
+static void expect_refused(size_t i, const char *message)
+{
+	struct recipe *r = NULL;
+	char err[1024] = "";
+	int rc = load("t", NULL, &r, err);
+	if (rc != -MK_ERR_RECIPE)
+		FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
+	if (strcmp(rel(err), message) != 0)
+		FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err), message);
+}
+
 TEST(bad_recipes_name_file_and_path)
 {
 	for (size_t i = 0; i < ELEMENTSOF(bad_layers); i++) {
-		struct recipe *r = NULL;
-		char err[1024] = "";
 		fresh_tree();
 		put(bad_layers[i].file, bad_layers[i].text);
-		int rc = load("t", NULL, &r, err);
-		if (rc != -MK_ERR_RECIPE)
-			FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
-		if (strcmp(rel(err), bad_layers[i].message) != 0)
-			FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err),
-				bad_layers[i].message);
+		expect_refused(i, bad_layers[i].message);
 	}
 }
 
@@ -368,15 +374,9 @@ TEST(bad_variants_and_signatures)
 		 "recipes/layers/a.json: artifacts[0].signature.fingerprint: expected 40 hex digits (an OpenPGP v4 fingerprint)"},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		struct recipe *r = NULL;
-		char err[1024] = "";
 		fresh_tree();
 		put(cases[i].file, cases[i].text);
-		int rc = load("t", NULL, &r, err);
-		if (rc != -MK_ERR_RECIPE)
-			FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
-		if (strcmp(rel(err), cases[i].message) != 0)
-			FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err), cases[i].message);
+		expect_refused(i, cases[i].message);
 	}
 	mk_rm_rf(root);
 }
@@ -413,17 +413,11 @@ TEST(layers_may_not_collide)
 		 "recipes/layers/a.json: overlay: '.git' must be the name of a directory under overlays/ (no '/', not starting with '.')"},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		struct recipe *r = NULL;
-		char err[1024] = "";
 		fresh_tree();
 		put("recipes/t.json", TARGET("[\"b\"]", ""));
 		put("recipes/layers/a.json", cases[i].a);
 		put("recipes/layers/b.json", cases[i].b ? cases[i].b : "{\"name\": \"b\", \"requires\": [\"a\"]}");
-		int rc = load("t", NULL, &r, err);
-		if (rc != -MK_ERR_RECIPE)
-			FAIL_AT("case %zu: rc %d, err '%s'", i, rc, err);
-		if (strcmp(rel(err), cases[i].message) != 0)
-			FAIL_AT("case %zu:\n    got      '%s'\n    expected '%s'", i, rel(err), cases[i].message);
+		expect_refused(i, cases[i].message);
 	}
 	mk_rm_rf(root);
 #undef ART
