@@ -11,6 +11,13 @@
 #include "util.h"
 
 #define BMAP_BLOCK 4096u
+/* What a block map may say, checked before anything is written: block
+ * sizes from a disk sector (512, bmaptool's smallest) to 1 MiB (file
+ * systems use 4 KiB, at most 64 KiB), and images up to 1 PiB, so that no
+ * block number times the block size overflows. */
+#define BMAP_BLOCK_MIN 512u
+#define BMAP_BLOCK_MAX (1u << 20)
+#define BMAP_IMAGE_MAX (1ull << 50)
 
 void bmap_release(struct bmap *b)
 {
@@ -264,6 +271,26 @@ char *bmap_format(const struct bmap *b)
 
 /* --- parsing: enough XML for bmap files, which are flat and simple --- */
 
+/* A decimal number of [S, E) with blanks around it and nothing else: no
+ * sign (strtoull would take "-1" as 2^64-1), no overflow. */
+static bool parse_u64(const char *s, const char *e, uint64_t *out)
+{
+	uint64_t v = 0;
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (s == e)
+		return false;
+	for (; s < e; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
 static const char *tag_body(const char *text, const char *end, const char *name, size_t *blen)
 {
 	char open[64], close[64];
@@ -291,24 +318,17 @@ static int tag_u64(const char *text, const char *end, const char *name, bool req
 		snprintf(err, errlen, "no <%s>", name);
 		return -EINVAL;
 	}
-	_cleanup_free_ char *s = strndup(body, blen);
-	char *e;
-	errno = 0;
-	unsigned long long v = strtoull(s, &e, 10);
-	while (isspace((unsigned char)*e))
-		e++;
-	if (errno || *e || e == s) {
+	if (!parse_u64(body, body + blen, out)) {
 		snprintf(err, errlen, "<%s> is not a number", name);
 		return -EINVAL;
 	}
-	*out = v;
 	return 0;
 }
 
 int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t errlen)
 {
 	const char *end = text + len;
-	struct bmap b = {0};
+	struct bmap b = {.mapped_count = UINT64_MAX}; /* UINT64_MAX: no <MappedBlocksCount> */
 	uint64_t bs = 0;
 	int rc;
 
@@ -329,18 +349,27 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 	    (rc = tag_u64(ver, end, "BlocksCount", true, &b.blocks_count, err, errlen)) < 0 ||
 	    (rc = tag_u64(ver, end, "MappedBlocksCount", false, &b.mapped_count, err, errlen)) < 0)
 		return rc;
-	if (bs == 0 || bs > (1u << 24) || (bs & (bs - 1))) {
-		snprintf(err, errlen, "<BlockSize> %" PRIu64 " is not a power of two", bs);
+	/* A block size of 256 once passed, and the card write then failed at
+	 * byte 256 (O_DIRECT writes whole sectors) as if the card were bad. */
+	if (bs < BMAP_BLOCK_MIN || bs > BMAP_BLOCK_MAX || (bs & (bs - 1))) {
+		snprintf(err, errlen, "<BlockSize> %" PRIu64 " is not a power of two from %u to %u (bmaptool "
+			 "writes the file system's block size, 4096)", bs, BMAP_BLOCK_MIN, BMAP_BLOCK_MAX);
 		return -EINVAL;
 	}
 	b.block_size = (uint32_t)bs;
+	if (b.image_size == 0 || b.image_size > BMAP_IMAGE_MAX) {
+		snprintf(err, errlen, "<ImageSize> %" PRIu64 " is not from 1 byte to 1 PiB", b.image_size);
+		return -EINVAL;
+	}
 	if (b.blocks_count != (b.image_size + bs - 1) / bs) {
-		snprintf(err, errlen, "<BlocksCount> does not fit <ImageSize> and <BlockSize>");
+		snprintf(err, errlen, "<BlocksCount> %" PRIu64 " does not fit <ImageSize> %" PRIu64
+			 " in blocks of %" PRIu64 " bytes (that is %" PRIu64 " blocks)", b.blocks_count,
+			 b.image_size, bs, (b.image_size + bs - 1) / bs);
 		return -EINVAL;
 	}
 	size_t clen;
 	const char *ctype = tag_body(ver, end, "ChecksumType", &clen);
-	if (major >= 2) {
+	if (major >= 2 || ctype) {
 		if (!ctype || clen < 6 || !memmem(ctype, clen, "sha256", 6)) {
 			snprintf(err, errlen, "<ChecksumType> is not sha256 (the only one mkmesh checks)");
 			return -ENOTSUP;
@@ -377,33 +406,51 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 			return -EINVAL;
 		}
 		struct bmap_range r = {0};
+		/*
+		 * Every range must carry its sha256: 'mkmesh flash' promises that
+		 * each block written was checked against the map, and without a
+		 * checksum a damaged image or one that is not the map's would be
+		 * written and called good. bmaptool create (format 2.0) and
+		 * 'mkmesh build rpi' always write them; a map without is refused
+		 * rather than trusted.
+		 */
 		const char *cs = memmem(p, (size_t)(gt - p), "chksum=\"", 8);
-		if (cs) {
-			cs += 8;
-			const char *q = memchr(cs, '"', (size_t)(gt - cs));
-			if (!q || q - cs != 64) {
-				snprintf(err, errlen, "range %zu: chksum is not a sha256", b.n_ranges + 1);
-				bmap_release(&b);
-				return -EINVAL;
-			}
-			memcpy(r.sha256, cs, 64);
-			r.sha256[64] = '\0';
+		if (!cs) {
+			snprintf(err, errlen, "range %zu has no sha256 (chksum=\"...\"), so the blocks written "
+				 "could not be checked; make the map with 'bmaptool create' (format 2.0) or "
+				 "'mkmesh build rpi'", b.n_ranges + 1);
+			bmap_release(&b);
+			return -EINVAL;
 		}
-		_cleanup_free_ char *body = strndup(gt + 1, (size_t)(close - gt - 1));
-		char *e;
-		r.first = strtoull(body, &e, 10);
-		while (isspace((unsigned char)*e))
-			e++;
-		r.last = r.first;
-		if (*e == '-') {
-			r.last = strtoull(e + 1, &e, 10);
-			while (isspace((unsigned char)*e))
-				e++;
+		cs += 8;
+		const char *q = memchr(cs, '"', (size_t)(gt - cs));
+		bool hex = q && q - cs == 64;
+		for (int i = 0; hex && i < 64; i++) {
+			hex = isxdigit((unsigned char)cs[i]);
+			r.sha256[i] = (char)tolower((unsigned char)cs[i]);
 		}
+		if (!hex) {
+			snprintf(err, errlen, "range %zu: chksum is not a sha256 (64 hex digits)", b.n_ranges + 1);
+			bmap_release(&b);
+			return -EINVAL;
+		}
+		r.sha256[64] = '\0';
+		const char *body = gt + 1, *dash = memchr(body, '-', (size_t)(close - body));
+		bool ok = dash ? parse_u64(body, dash, &r.first) && parse_u64(dash + 1, close, &r.last)
+			       : parse_u64(body, close, &r.first);
+		if (!dash)
+			r.last = r.first;
 		bool prev_ok = b.n_ranges == 0 || r.first > b.ranges[b.n_ranges - 1].last;
-		if (*e || r.last < r.first || r.last >= b.blocks_count || !prev_ok) {
-			snprintf(err, errlen, "range %zu ('%s') is not an ascending range of blocks inside the image",
-				 b.n_ranges + 1, body);
+		if (!ok) {
+			snprintf(err, errlen, "range %zu is not 'FIRST' or 'FIRST-LAST', block numbers in decimal",
+				 b.n_ranges + 1);
+			bmap_release(&b);
+			return -EINVAL;
+		}
+		if (r.last < r.first || r.last >= b.blocks_count || !prev_ok) {
+			snprintf(err, errlen, "range %zu (%" PRIu64 "-%" PRIu64 ") is not an ascending range of "
+				 "blocks inside the image (blocks 0-%" PRIu64 ", after the ranges before it)",
+				 b.n_ranges + 1, r.first, r.last, b.blocks_count - 1);
 			bmap_release(&b);
 			return -EINVAL;
 		}
@@ -412,7 +459,11 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 		mapped += r.last - r.first + 1;
 		p = close + 8;
 	}
-	if (b.mapped_count && mapped != b.mapped_count) {
+	if (b.n_ranges == 0) {
+		snprintf(err, errlen, "it lists no blocks: nothing of the image would be written");
+		return -EINVAL;
+	}
+	if (b.mapped_count != UINT64_MAX && mapped != b.mapped_count) {
 		snprintf(err, errlen, "<MappedBlocksCount> %" PRIu64 " but the ranges hold %" PRIu64 " blocks",
 			 b.mapped_count, mapped);
 		bmap_release(&b);

@@ -11,7 +11,7 @@
 
 struct bmap_range {
 	uint64_t first, last; /* block numbers, inclusive */
-	char sha256[65];      /* of the blocks' bytes; "" when the file has none */
+	char sha256[65];      /* of the blocks' bytes (bmap_parse requires one) */
 };
 
 struct bmap {
@@ -32,7 +32,11 @@ int bmap_from_file(const char *raw, struct bmap *out, char *err, size_t errlen);
 char *bmap_format(const struct bmap *b);
 
 /* Parses bmap XML (version 1.x or 2.x with sha256 checksums) and checks
- * the file's own checksum when it has one. */
+ * the file's own checksum when it has one. Strict, as the file comes from
+ * outside: a power-of-two block size from 512 bytes to 1 MiB, a block count
+ * that fits the image size, at least one range, ranges ascending, apart
+ * and inside the image, and a sha256 on every range (without one the
+ * written blocks could not be checked). */
 int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t errlen);
 
 /* Bytes of the mapped blocks (the last block may be short). */

@@ -10,6 +10,13 @@
  * range against the bmap's sha256 as it goes; syncs; reads every written
  * range back from the device (O_DIRECT, so not from the page cache) and
  * compares its sha256. It says what it did, and what to do on a failure.
+ *
+ * The image and its map come from a download: both must be regular files
+ * (the map at most 16 MiB), the map is checked strictly by bmap_parse
+ * (block size, counts, ranges, and a sha256 on every range, or the "checked"
+ * above would be untrue), its block size must be whole sectors of the card,
+ * and a raw image must have the size its map says; all before the card is
+ * touched.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -34,6 +41,7 @@
 #define IO_CHUNK (4u << 20)
 #define DIRECT_ALIGN 4096u
 #define TAIL_WIPE (1ull << 20) /* a stale GPT's backup header lives at the end */
+#define BMAP_MAX (16u << 20)   /* a map of a fragmented 64 GiB image is a few MiB */
 
 static void usage(FILE *f)
 {
@@ -42,7 +50,8 @@ static void usage(FILE *f)
 		"\n"
 		"Writes an rpi image (.img.zst, .img.xz, .img.gz or .img) to an SD card: only the\n"
 		"blocks its block map (IMAGE's .img.bmap beside it) lists, then reads them back\n"
-		"and checks every one against the map's sha256.\n"
+		"and checks every one against the map's sha256. The map must give a sha256 for\n"
+		"every range (bmaptool create and 'mkmesh build rpi' do); one without is refused.\n"
 		"\n"
 		"It refuses a partition (give the whole card: /dev/sdb, /dev/mmcblk0), a card\n"
 		"that is mounted or in use, the disk this system runs from, a card smaller than\n"
@@ -92,26 +101,39 @@ static int src_fill(struct src *s)
 	return 0;
 }
 
-static int src_open(struct src *s, const char *path, char *err, size_t errlen)
+/* What the file FD holds, by its first bytes. */
+static enum src_kind src_kind_of(int fd)
 {
 	unsigned char magic[6] = {0};
-	*s = (struct src){.fd = -1, .xz = -1};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-		return -errno;
-	}
 	ssize_t got = pread(fd, magic, sizeof(magic), 0);
+	if (got >= 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4))
+		return SRC_ZSTD;
+	if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+		return SRC_GZIP;
+	if (got >= 6 && !memcmp(magic, "\xfd" "7zXZ\0", 6))
+		return SRC_XZ;
+	return SRC_RAW;
+}
+
+static int src_open(struct src *s, const char *path, char *err, size_t errlen)
+{
+	*s = (struct src){.fd = -1, .xz = -1};
+	int fd = mk_open_regular(AT_FDCWD, path, 0, NULL);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read '%s': %s", path, mk_strerror(fd));
+		return fd;
+	}
+	enum src_kind kind = src_kind_of(fd);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	s->in = xmalloc(IO_CHUNK);
-	if (got >= 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4)) {
+	if (kind == SRC_ZSTD) {
 		s->kind = SRC_ZSTD;
 		s->zd = ZSTD_createDCtx();
-	} else if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+	} else if (kind == SRC_GZIP) {
 		s->kind = SRC_GZIP;
 		if (inflateInit2(&s->z, 15 + 16) != Z_OK)
 			abort();
-	} else if (got >= 6 && !memcmp(magic, "\xfd" "7zXZ\0", 6)) {
+	} else if (kind == SRC_XZ) {
 		/* liblzma is not among our libraries: the xz program decompresses. */
 		int p[2];
 		if (pipe2(p, O_CLOEXEC) < 0)
@@ -216,6 +238,7 @@ struct device {
 	char *name;       /* in /sys/block */
 	dev_t rdev;
 	uint64_t size;
+	unsigned sector; /* logical block size: what O_DIRECT writes come in */
 	bool removable;
 	char *model;
 	struct strv devs; /* "maj:min" of the disk and its partitions */
@@ -230,10 +253,11 @@ static void device_release(struct device *d)
 	strv_release(&d->part_names);
 }
 
+/* The first line of a small file (sysfs), NULL when it cannot be read. */
 static char *read_line(const char *path)
 {
 	char *s = NULL;
-	if (mk_read_file(path, &s, NULL) < 0)
+	if (mk_read_regular(AT_FDCWD, path, 0, 64 << 10, &s, NULL) < 0)
 		return NULL;
 	s[strcspn(s, "\n")] = '\0';
 	size_t l = strlen(s);
@@ -386,6 +410,9 @@ static int device_open_checks(struct device *d, const char *path, uint64_t image
 	_cleanup_free_ char *szf = xasprintf("/sys/block/%s/size", d->name);
 	_cleanup_free_ char *sz = read_line(szf);
 	d->size = sz ? strtoull(sz, NULL, 10) * 512 : 0;
+	_cleanup_free_ char *lbf = xasprintf("/sys/block/%s/queue/logical_block_size", d->name);
+	_cleanup_free_ char *lb = read_line(lbf);
+	d->sector = lb ? (unsigned)strtoul(lb, NULL, 10) : 512; /* 512 when the kernel does not say */
 	if (d->size < image_size) {
 		snprintf(err, errlen, "'%s' holds %.1f MiB, the image needs %.1f MiB; use a larger card", path,
 			 d->size / 1048576.0, image_size / 1048576.0);
@@ -479,9 +506,10 @@ struct flash {
 	char err[2048];
 };
 
-static size_t direct_len(size_t n)
+static size_t direct_len(const struct flash *f, size_t n)
 {
-	return (n + 511) & ~(size_t)511; /* whole sectors, as O_DIRECT wants */
+	size_t s = f->dev.sector; /* a power of two, checked before writing */
+	return (n + s - 1) & ~(s - 1); /* whole sectors, as O_DIRECT wants */
 }
 
 /* Streams the image and writes the mapped ranges. */
@@ -521,7 +549,7 @@ static int write_ranges(struct flash *f)
 			if (rc < 0)
 				break;
 			EVP_DigestUpdate(md, f->buf, have);
-			size_t wlen = direct_len(have);
+			size_t wlen = direct_len(f, have);
 			memset(f->buf + have, 0, wlen - have);
 			if ((rc = pwrite_full(f->fd, f->buf, wlen, at)) < 0) {
 				mk_progress_end(&prog);
@@ -545,7 +573,8 @@ static int write_ranges(struct flash *f)
 		EVP_DigestFinal_ex(md, d, &dn);
 		EVP_MD_CTX_free(md);
 		hex(d, dn, f->src_sums[i]);
-		if (rc == 0 && r->sha256[0] && strcmp(r->sha256, f->src_sums[i]) != 0) {
+		/* bmap_parse made sure every range has its sha256 */
+		if (rc == 0 && strcmp(r->sha256, f->src_sums[i]) != 0) {
 			snprintf(f->err, sizeof(f->err),
 				 "the image does not match its block map at blocks %" PRIu64 "-%" PRIu64
 				 ": '%s' is damaged or '%s' belongs to another image; the card is incomplete. "
@@ -606,7 +635,7 @@ static int verify_ranges(struct flash *f)
 		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 		while (at < end) {
 			size_t want = end - at < IO_CHUNK ? (size_t)(end - at) : IO_CHUNK;
-			int rc = pread_full(f->fd, f->buf, direct_len(want), at);
+			int rc = pread_full(f->fd, f->buf, direct_len(f, want), at);
 			if (rc < 0) {
 				mk_progress_end(&prog);
 				EVP_MD_CTX_free(md);
@@ -689,23 +718,57 @@ int cmd_flash(int argc, char **argv)
 
 	_cleanup_free_ char *text = NULL;
 	size_t tlen = 0;
-	if ((rc = mk_read_file(bmap_path, &text, &tlen)) < 0) {
-		mk_log_error("cannot read the block map '%s': %s; it is written beside the image by "
-			     "'mkmesh build rpi' (or give it with --bmap FILE)", bmap_path, strerror(-rc));
+	if ((rc = mk_read_regular(AT_FDCWD, bmap_path, 0, BMAP_MAX, &text, &tlen)) < 0) {
+		if (rc == -ENOENT)
+			mk_log_error("cannot read the block map '%s': %s; it is written beside the image by "
+				     "'mkmesh build rpi' (or give it with --bmap FILE)", bmap_path, mk_strerror(rc));
+		else
+			mk_log_error("cannot read the block map '%s': %s; give the .bmap file of the image "
+				     "(from the same release) with --bmap FILE", bmap_path,
+				     rc == -EFBIG ? "it is larger than 16 MiB, so not a block map" : mk_strerror(rc));
 		return 1;
 	}
 	if ((rc = bmap_parse(text, tlen, &f.map, f.err, sizeof(f.err))) < 0) {
 		mk_log_error("'%s': %s", bmap_path, f.err);
 		return 1;
 	}
-	if (access(f.image, R_OK) < 0) {
-		mk_log_error("cannot read the image '%s': %s", f.image, strerror(errno));
+	uint64_t isize = 0;
+	int ifd = mk_open_regular(AT_FDCWD, f.image, 0, &isize);
+	if (ifd < 0) {
+		mk_log_error("cannot read the image '%s': %s%s", f.image, mk_strerror(ifd),
+			     ifd == -MK_ERR_NOT_REGULAR ? "; give the image file itself (.img.zst, .img.xz, "
+							  ".img.gz or .img)" : "");
+		bmap_release(&f.map);
+		return 1;
+	}
+	/* A raw image is the map's image byte for byte: its size tells another one. */
+	bool raw = src_kind_of(ifd) == SRC_RAW;
+	close(ifd);
+	if (raw && isize != f.map.image_size) {
+		mk_log_error("the image '%s' has %" PRIu64 " bytes, its block map '%s' says %" PRIu64
+			     ": they are not of the same image; use the .bmap that came with it",
+			     f.image, isize, bmap_path, f.map.image_size);
 		bmap_release(&f.map);
 		return 1;
 	}
 	f.mapped = bmap_mapped_bytes(&f.map);
 	if ((rc = device_open_checks(&f.dev, device, f.map.image_size, force, f.err, sizeof(f.err))) < 0) {
 		mk_log_error("%s", f.err);
+		device_release(&f.dev);
+		bmap_release(&f.map);
+		return 1;
+	}
+	/* O_DIRECT writes whole sectors at sector offsets: a block of the map
+	 * must be whole sectors of the card, or the write fails halfway, as if
+	 * the card were bad. */
+	unsigned sector = f.dev.sector;
+	if (sector < 512 || sector > DIRECT_ALIGN || (sector & (sector - 1)) || f.map.block_size % sector) {
+		mk_log_error("'%s' has sectors of %u bytes and the block map '%s' blocks of %u bytes: %s; "
+			     "make the map again with 'bmaptool create' (blocks of 4096 bytes)", device, sector,
+			     bmap_path, f.map.block_size,
+			     sector < 512 || sector > DIRECT_ALIGN || (sector & (sector - 1))
+				     ? "mkmesh writes sectors of 512 to 4096 bytes only"
+				     : "a block must be a whole number of sectors");
 		device_release(&f.dev);
 		bmap_release(&f.map);
 		return 1;

@@ -3,20 +3,35 @@
  * it would: the signature over SHA256SUMS (by the minisign program), every
  * line of SHA256SUMS, and that each manifest and SBOM names its own image
  * with the image's real hash and size. Every difference is reported, each
- * on one line naming the file; the exit code is 1 if there was any. */
+ * on one line naming the file; the exit code is 1 if there was any.
+ *
+ * The directory comes from outside, so every file of it is read as
+ * untrusted: regular files only (a FIFO or a device would hang the read or
+ * never end), sizes bounded, and no symbolic link is followed. Links are
+ * refused rather than resolved: a release as 'make release' writes it and
+ * as any download gives it holds plain files, so a link is either a local
+ * arrangement that 'cp -L' replaces or a way to make verify read a file
+ * elsewhere; checking that a target stays inside the directory would be a
+ * race between the check and the open for no gain. minisign is given the
+ * very bytes that are parsed here (memory files), never the paths. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include "commands.h"
 #include "sbom.h"
 #include "util.h"
 
 #define DEFAULT_KEY "keys/mkmesh-release.pub"
+/* The most read of each file, far above what a release has: SHA256SUMS,
+ * its signature and the key are a few hundred bytes; manifests and SBOMs
+ * list packages (well under 1 MiB for the full images). */
+#define SMALL_MAX (1u << 20)
+#define JSON_MAX (16u << 20)
 
 static void usage(FILE *f)
 {
@@ -30,7 +45,9 @@ static void usage(FILE *f)
 		"  3. each *.manifest.json names its own image, with the image's sha256 and size;\n"
 		"  4. each *.spdx.json (the SBOM) names the same image with the same sha256.\n"
 		"Each problem is printed on one line naming the file; the exit code is 0 when\n"
-		"all checks pass and 1 otherwise.\n"
+		"all checks pass and 1 otherwise. The files of DIR must be regular files, not\n"
+		"symbolic links, FIFOs or devices; SHA256SUMS, SHA256SUMS.sig and PUBKEY may\n"
+		"hold at most 1 MiB, each manifest and SBOM at most 16 MiB.\n"
 		"\n"
 		"options:\n"
 		"  --key PUBKEY   the minisign public key (default: $MKMESH_RELEASE_KEY, else\n"
@@ -47,7 +64,11 @@ static void usage(FILE *f)
 
 struct verify {
 	const char *dir;
+	int dirfd;
 	int failures;
+	char *sums_text; /* SHA256SUMS as read, once: what minisign checks is what is parsed */
+	size_t sums_len;
+	int sums_rc;
 	/* sha256 and size of each file hashed, so an image is read once */
 	struct strv names;
 	char (*sums)[65];
@@ -67,6 +88,28 @@ static void fail(struct verify *v, const char *fmt, ...)
 	v->failures++;
 }
 
+/* Why a file of the directory cannot be used, and what to do, from the
+ * return of mk_read_regular or mk_open_regular (MAX: its bound). */
+static const char *cause(int rc, size_t max, char *buf, size_t len)
+{
+	switch (rc) {
+	case -MK_ERR_SYMLINK:
+		return "it is a symbolic link, and verify follows none in a release directory; put the file "
+		       "itself there (cp -L) if you trust what it points to";
+	case -MK_ERR_NOT_REGULAR:
+		return "it is not a regular file (a FIFO, a device or a directory); download it again";
+	case -EFBIG:
+		snprintf(buf, len, "it is larger than %zu MiB, the most verify reads of it, so not a file "
+			 "'make release' wrote; download it again", max >> 20);
+		return buf;
+	case -ENOENT:
+		return "it is missing; download it too";
+	default:
+		snprintf(buf, len, "%s", mk_strerror(rc));
+		return buf;
+	}
+}
+
 /* The sha256 of DIR/NAME (cached); -errno when it cannot be read. */
 static int file_hash(struct verify *v, const char *name, const char **sha, uint64_t *size)
 {
@@ -76,10 +119,12 @@ static int file_hash(struct verify *v, const char *name, const char **sha, uint6
 			*size = v->sizes[i];
 			return 0;
 		}
-	_cleanup_free_ char *path = xasprintf("%s/%s", v->dir, name);
 	char out[65];
 	uint64_t n = 0;
-	int rc = mk_sha256_file(path, out, &n);
+	_cleanup_close_ int fd = mk_open_regular(v->dirfd, name, MK_NOFOLLOW, NULL);
+	if (fd < 0)
+		return fd;
+	int rc = mk_sha256_fd(fd, out, &n);
 	if (rc < 0)
 		return rc;
 	strv_push(&v->names, name);
@@ -139,18 +184,65 @@ static void one_line(char *text, char *out, size_t len)
 		snprintf(out, len, "no output");
 }
 
+/* A memory file holding DATA, left open across exec so that minisign
+ * reads it as /proc/self/fd/N; -errno when it cannot be made. */
+static int memfd_with(const char *name, const char *data, size_t len)
+{
+	int fd = memfd_create(name, 0);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int r = w < 0 ? -errno : -EIO;
+			close(fd);
+			return r;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return fd;
+}
+
+/* TEXT with every FROM replaced by TO. Caller frees. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+	char *out = NULL;
+	size_t olen = 0, fl = strlen(from);
+	FILE *f = open_memstream(&out, &olen);
+	if (!f)
+		abort();
+	for (const char *p; (p = strstr(text, from)); text = p + fl)
+		fprintf(f, "%.*s%s", (int)(p - text), text, to);
+	fputs(text, f);
+	fclose(f);
+	return out;
+}
+
 static void check_signature(struct verify *v, const char *key)
 {
 	_cleanup_free_ char *sums = xasprintf("%s/SHA256SUMS", v->dir);
 	_cleanup_free_ char *sig = xasprintf("%s/SHA256SUMS.sig", v->dir);
-	_cleanup_free_ char *keytext = NULL;
+	_cleanup_free_ char *keytext = NULL, *sigtext = NULL;
+	size_t keylen = 0, siglen = 0;
+	char why[256];
+	int rc;
 
-	if (!mk_path_exists(sig)) {
-		fail(v, "%s: missing: the release is not signed, or the signature was not downloaded", sig);
+	if ((rc = mk_read_regular(v->dirfd, "SHA256SUMS.sig", MK_NOFOLLOW, SMALL_MAX, &sigtext, &siglen)) < 0) {
+		if (rc == -ENOENT)
+			fail(v, "%s: missing: the release is not signed, or the signature was not downloaded", sig);
+		else
+			fail(v, "%s: cannot be read: %s", sig, cause(rc, SMALL_MAX, why, sizeof(why)));
 		return;
 	}
-	if (mk_read_file(key, &keytext, NULL) < 0) {
-		fail(v, "%s: cannot read the release public key; give it with --key PUBKEY", key);
+	/* The key is named by the user: a link to it is fine, anything but a
+	 * small regular file is not. */
+	if ((rc = mk_read_regular(AT_FDCWD, key, 0, SMALL_MAX, &keytext, &keylen)) < 0) {
+		fail(v, "%s: cannot read the release public key: %s; give it with --key PUBKEY", key,
+		     rc == -EFBIG ? "it is larger than 1 MiB, so not a minisign public key"
+				  : mk_strerror(rc));
 		return;
 	}
 	if (strstr(keytext, "PLACEHOLDER")) {
@@ -158,12 +250,27 @@ static void check_signature(struct verify *v, const char *key)
 			"with --key PUBKEY", key);
 		return;
 	}
-	/* minisign's words go into a memory file, then into one line of ours. */
+	if (v->sums_rc < 0)
+		return; /* check_sums says why; there is nothing to check the signature of */
+	/* minisign reads the bytes read here, from memory files; its words go
+	 * into another, then into one line of ours with the real names. */
 	_cleanup_close_ int out = memfd_create("minisign", MFD_CLOEXEC);
-	char *argv[] = {(char *)"minisign", (char *)"-V", (char *)"-q", (char *)"-p", (char *)key,
-			(char *)"-m", sums, (char *)"-x", sig, NULL};
+	_cleanup_close_ int msum = memfd_with("SHA256SUMS", v->sums_text, v->sums_len);
+	_cleanup_close_ int msig = memfd_with("SHA256SUMS.sig", sigtext, siglen);
+	_cleanup_close_ int mkey = memfd_with("key", keytext, keylen);
+	if (out < 0 || msum < 0 || msig < 0 || mkey < 0) {
+		fail(v, "%s: cannot be checked: no memory file for minisign: %s", sig,
+		     strerror(out < 0 ? errno : -(msum < 0 ? msum : msig < 0 ? msig : mkey)));
+		return;
+	}
+	char psum[32], psig[32], pkey[32];
+	snprintf(psum, sizeof(psum), "/proc/self/fd/%d", msum);
+	snprintf(psig, sizeof(psig), "/proc/self/fd/%d", msig);
+	snprintf(pkey, sizeof(pkey), "/proc/self/fd/%d", mkey);
+	char *argv[] = {(char *)"minisign", (char *)"-V", (char *)"-q", (char *)"-p", pkey,
+			(char *)"-m", psum, (char *)"-x", psig, NULL};
 	int status = 0;
-	int rc = out < 0 ? -errno : mk_run(argv, out, &status);
+	rc = mk_run(argv, out, &status);
 	if (rc == 0)
 		return;
 	if (status == 127) {
@@ -171,23 +278,35 @@ static void check_signature(struct verify *v, const char *key)
 		return;
 	}
 	_cleanup_free_ char *said = NULL;
-	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", out);
 	char line[512], none[1] = "";
-	if (out >= 0)
-		mk_read_file(proc, &said, NULL);
-	one_line(said ? said : none, line, sizeof(line));
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", out);
+	mk_read_regular(AT_FDCWD, proc, 0, SMALL_MAX, &said, NULL);
+	_cleanup_free_ char *s1 = replace_all(said ? said : none, psum, sums);
+	_cleanup_free_ char *s2 = replace_all(s1, psig, sig);
+	_cleanup_free_ char *s3 = replace_all(s2, pkey, key);
+	one_line(s3, line, sizeof(line));
 	fail(v, "%s: not a good signature of SHA256SUMS by the key '%s' (minisign: %s)", sig, key, line);
 }
 
 static void check_sums(struct verify *v)
 {
 	_cleanup_free_ char *path = xasprintf("%s/SHA256SUMS", v->dir);
-	_cleanup_free_ char *text = NULL;
 	size_t lineno = 0;
-	if (mk_read_file(path, &text, NULL) < 0) {
-		fail(v, "%s: missing", path);
+	char why[256];
+	if (v->sums_rc < 0) {
+		if (v->sums_rc == -ENOENT)
+			fail(v, "%s: missing", path);
+		else
+			fail(v, "%s: cannot be read: %s", path, cause(v->sums_rc, SMALL_MAX, why, sizeof(why)));
 		return;
 	}
+	const char *nul = memchr(v->sums_text, '\0', v->sums_len);
+	if (nul) {
+		fail(v, "%s: is not text (a NUL byte at offset %zu); download it again", path,
+		     (size_t)(nul - v->sums_text));
+		return;
+	}
+	_cleanup_free_ char *text = xstrdup(v->sums_text);
 	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		lineno++;
 		/* "HEX  NAME" (text mode) or "HEX *NAME" (binary mode), as sha256sum writes */
@@ -202,7 +321,8 @@ static void check_sums(struct verify *v)
 		strv_push(&v->listed, name);
 		int rc = file_hash(v, name, &sha, &size);
 		if (rc < 0)
-			fail(v, "%s/%s: listed in SHA256SUMS but cannot be read: %s", v->dir, name, strerror(-rc));
+			fail(v, "%s/%s: listed in SHA256SUMS but cannot be read: %s", v->dir, name,
+			     cause(rc, 0, why, sizeof(why)));
 		else if (strcmp(sha, l) != 0)
 			fail(v, "%s/%s: sha256 is %s, SHA256SUMS says %s", v->dir, name, sha, l);
 	}
@@ -215,14 +335,19 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The files of DIR ending in SUFFIX, sorted. */
-static void list_suffix(const char *dir, const char *suffix, struct strv *out)
+/* The files of the directory ending in SUFFIX, sorted. */
+static void list_suffix(int dirfd, const char *suffix, struct strv *out)
 {
-	DIR *d = opendir(dir);
+	int fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 	size_t sl = strlen(suffix);
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 		if (l > sl && !strcmp(de->d_name + l - sl, suffix))
@@ -239,16 +364,35 @@ static void require_listed(struct verify *v, const char *name)
 		fail(v, "%s/%s: not in SHA256SUMS, so the signature does not cover it", v->dir, name);
 }
 
+/* NAME, a JSON file of the directory, read as untrusted (at most JSON_MAX
+ * bytes, no link); NULL with *RC (-EINVAL and JE when it is not JSON). */
+static json_t *read_json(struct verify *v, const char *name, int *rc, json_error_t *je)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if ((*rc = mk_read_regular(v->dirfd, name, MK_NOFOLLOW, JSON_MAX, &text, &len)) < 0)
+		return NULL;
+	json_t *doc = json_loadb(text, len, 0, je);
+	if (!doc)
+		*rc = -EINVAL;
+	return doc;
+}
+
 /* NAME, a JSON file of the directory that SHA256SUMS must list: NULL, and
- * a failure noted, when it is not JSON. *PATH is the caller's to free. */
+ * a failure noted, when it cannot be read or is not JSON. *PATH is the
+ * caller's to free. */
 static json_t *load_listed(struct verify *v, const char *name, char **path)
 {
 	json_error_t je;
+	char why[256];
+	int rc;
 	*path = xasprintf("%s/%s", v->dir, name);
-	json_t *doc = json_load_file(*path, 0, &je);
+	json_t *doc = read_json(v, name, &rc, &je);
 	require_listed(v, name);
-	if (!doc)
+	if (!doc && rc == -EINVAL)
 		fail(v, "%s:%d: not JSON: %s", *path, je.line, je.text);
+	else if (!doc)
+		fail(v, "%s: cannot be read: %s", *path, cause(rc, JSON_MAX, why, sizeof(why)));
 	return doc;
 }
 
@@ -266,6 +410,7 @@ static void check_manifest(struct verify *v, const char *name)
 	size_t stem = strlen(name) - strlen(".manifest.json");
 	const char *sha;
 	uint64_t size;
+	char why[256];
 	int rc = 0;
 	if (!file || !want || !json_is_integer(jsize)) {
 		fail(v, "%s: has no image.file, image.sha256 and image.size", path);
@@ -274,7 +419,7 @@ static void check_manifest(struct verify *v, const char *name)
 	} else if (strncmp(file, name, stem) != 0 || file[stem] != '.') {
 		fail(v, "%s: names the image '%s', not its own ('%.*s.*')", path, file, (int)stem, name);
 	} else if ((rc = file_hash(v, file, &sha, &size)) < 0) {
-		fail(v, "%s: its image '%s' cannot be read: %s", path, file, strerror(-rc));
+		fail(v, "%s: its image '%s' cannot be read: %s", path, file, cause(rc, 0, why, sizeof(why)));
 	} else {
 		if (strcmp(sha, want) != 0)
 			fail(v, "%s: image.sha256 is %s, the file '%s' has %s", path, want, file, sha);
@@ -323,22 +468,28 @@ static void check_sbom(struct verify *v, const char *name)
 	size_t stem = strlen(name) - strlen(".spdx.json");
 	const char *sha;
 	uint64_t size;
+	char why[256];
 	int rc = 0;
 	if (!top || !file || !want) {
 		fail(v, "%s: describes no package with a packageFileName and a SHA256 checksum", path);
 	} else if (!plain_name(file) || strncmp(file, name, stem) != 0 || file[stem] != '.') {
 		fail(v, "%s: describes the image '%s', not its own ('%.*s.*')", path, file, (int)stem, name);
 	} else if ((rc = file_hash(v, file, &sha, &size)) < 0) {
-		fail(v, "%s: its image '%s' cannot be read: %s", path, file, strerror(-rc));
+		fail(v, "%s: its image '%s' cannot be read: %s", path, file, cause(rc, 0, why, sizeof(why)));
 	} else if (strcmp(sha, want) != 0) {
 		fail(v, "%s: the image's SHA256 is %s, the file '%s' has %s", path, want, file, sha);
 	} else {
 		/* and the manifest beside it says the same */
-		_cleanup_free_ char *mpath = xasprintf("%s/%.*s.manifest.json", v->dir, (int)stem, name);
-		json_t *m = json_load_file(mpath, 0, NULL);
+		_cleanup_free_ char *mname = xasprintf("%.*s.manifest.json", (int)stem, name);
+		_cleanup_free_ char *mpath = xasprintf("%s/%s", v->dir, mname);
+		json_error_t je;
+		json_t *m = read_json(v, mname, &rc, &je);
 		const char *msha = json_string_value(json_object_get(json_object_get(m, "image"), "sha256"));
-		if (!m)
+		if (!m && rc == -ENOENT)
 			fail(v, "%s: no manifest '%s' beside it", path, mpath);
+		else if (!m)
+			fail(v, "%s: its manifest '%s' cannot be read: %s", path, mpath,
+			     rc == -EINVAL ? je.text : cause(rc, JSON_MAX, why, sizeof(why)));
 		else if (!msha || strcmp(msha, want) != 0)
 			fail(v, "%s: the image's SHA256 is %s, its manifest says %s", path, want,
 			     msha ? msha : "nothing");
@@ -370,19 +521,21 @@ int cmd_verify(int argc, char **argv)
 		return 2;
 	}
 	struct verify v = {.dir = argv[optind]};
-	struct stat st;
-	if (stat(v.dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		mk_log_error("'%s' is not a directory; give the directory the release files are in", v.dir);
+	v.dirfd = open(v.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v.dirfd < 0) {
+		mk_log_error("'%s' is not a directory (%s); give the directory the release files are in", v.dir,
+			     strerror(errno));
 		return 2;
 	}
 	char keybuf[PATH_MAX + 32];
 	const char *key = find_key(key_opt, keybuf, sizeof(keybuf));
 
+	v.sums_rc = mk_read_regular(v.dirfd, "SHA256SUMS", MK_NOFOLLOW, SMALL_MAX, &v.sums_text, &v.sums_len);
 	check_signature(&v, key);
 	check_sums(&v);
 	struct strv manifests = {0}, sboms = {0};
-	list_suffix(v.dir, ".manifest.json", &manifests);
-	list_suffix(v.dir, ".spdx.json", &sboms);
+	list_suffix(v.dirfd, ".manifest.json", &manifests);
+	list_suffix(v.dirfd, ".spdx.json", &sboms);
 	if (!manifests.n)
 		fail(&v, "%s: has no *.manifest.json; is it a release directory?", v.dir);
 	for (size_t i = 0; i < manifests.n; i++)
@@ -404,5 +557,7 @@ int cmd_verify(int argc, char **argv)
 	strv_release(&v.listed);
 	free(v.sums);
 	free(v.sizes);
+	free(v.sums_text);
+	close(v.dirfd);
 	return rc;
 }

@@ -24,6 +24,8 @@ static const char *const mk_errors[] = {
 	[MK_ERR_INTERRUPTED - MK_ERR_BASE] = "interrupted",
 	[MK_ERR_HTTP - MK_ERR_BASE] = "server returned an error",
 	[MK_ERR_AUTH - MK_ERR_BASE] = "credentials refused",
+	[MK_ERR_NOT_REGULAR - MK_ERR_BASE] = "not a regular file",
+	[MK_ERR_SYMLINK - MK_ERR_BASE] = "a symbolic link",
 };
 
 const char *mk_strerror(int err)
@@ -283,6 +285,78 @@ int mk_read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+int mk_open_regular(int dirfd, const char *path, int flags, uint64_t *size)
+{
+	int nofollow = flags & MK_NOFOLLOW ? O_NOFOLLOW : 0;
+	struct stat want, st;
+
+	/* First what it is, without opening it: opening some devices does
+	 * something (a tape rewinds, a modem hangs up). With O_PATH and
+	 * O_NOFOLLOW a link is opened as itself. */
+	_cleanup_close_ int probe = openat(dirfd, path, O_PATH | O_CLOEXEC | nofollow);
+	if (probe < 0 || fstat(probe, &want) < 0)
+		return -errno;
+	if (S_ISLNK(want.st_mode))
+		return -MK_ERR_SYMLINK;
+	if (!S_ISREG(want.st_mode))
+		return -MK_ERR_NOT_REGULAR;
+	/* Then the same file for reading: never blocking, and refused if it
+	 * was replaced in between. */
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | nofollow);
+	if (fd < 0)
+		return errno == ELOOP && nofollow ? -MK_ERR_SYMLINK : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
+		return -MK_ERR_NOT_REGULAR;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return TAKE_FD(fd);
+}
+
+int mk_read_regular(int dirfd, const char *path, int flags, size_t max, char **out, size_t *len)
+{
+	uint64_t size;
+	_cleanup_close_ int fd = mk_open_regular(dirfd, path, flags, &size);
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0;
+
+	if (fd < 0)
+		return fd;
+	if (size > max)
+		return -EFBIG;
+	/* Room for one byte more than allowed, which tells a file that grew
+	 * since fstat (or one whose size says nothing, as in /proc). */
+	size_t cap = (size_t)size + 1;
+	buf = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				break;
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max)
+		return -EFBIG;
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	*out = TAKE_PTR(buf);
+	return 0;
+}
+
 int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -450,14 +524,19 @@ void mk_sha256_hex(const void *data, size_t len, char out[65])
 int mk_sha256_file(const char *path, char out[65], uint64_t *size)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return mk_sha256_fd(fd, out, size);
+}
+
+int mk_sha256_fd(int fd, char out[65], uint64_t *size)
+{
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 	uint64_t total = 0;
 	char buf[1 << 16];
 	int r = 0;
 
-	if (fd < 0)
-		return -errno;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		abort();

@@ -26,6 +26,8 @@ enum {
 	MK_ERR_INTERRUPTED, /* stopped by a signal */
 	MK_ERR_HTTP,        /* a server answered with an error status */
 	MK_ERR_AUTH,        /* credentials were refused */
+	MK_ERR_NOT_REGULAR, /* a FIFO, a device or a directory where a file was wanted */
+	MK_ERR_SYMLINK,     /* a symbolic link where links are not followed */
 	MK_ERR_MAX
 };
 
@@ -91,6 +93,19 @@ double mk_now(void);
 /* Files. */
 int mk_mkdir_p(const char *path, int mode);
 int mk_read_file(const char *path, char **out, size_t *len);
+/*
+ * Files from outside (a download, a path on the command line). They are
+ * opened with O_NONBLOCK, so that a FIFO or a device never hangs the open,
+ * and refused unless they are regular files: -MK_ERR_NOT_REGULAR. With
+ * MK_NOFOLLOW a symbolic link is refused too (-MK_ERR_SYMLINK). DIRFD is
+ * AT_FDCWD or the directory PATH is relative to. mk_open_regular returns
+ * the fd (O_NONBLOCK cleared) and its size.
+ */
+#define MK_NOFOLLOW 1
+int mk_open_regular(int dirfd, const char *path, int flags, uint64_t *size);
+/* The whole of such a file, NUL-terminated, when it holds at most MAX bytes;
+ * -EFBIG for a larger one, also one that grows while it is read. */
+int mk_read_regular(int dirfd, const char *path, int flags, size_t max, char **out, size_t *len);
 int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 bool mk_path_exists(const char *path);
 int mk_rm_rf(const char *path);
@@ -108,6 +123,8 @@ void mk_hex(const unsigned char *bytes, unsigned n, char *out);
 /* sha256 of a memory block or a file, as 64 lower-case hex digits + NUL. */
 void mk_sha256_hex(const void *data, size_t len, char out[65]);
 int mk_sha256_file(const char *path, char out[65], uint64_t *size);
+/* The same for an open file, read from its current offset to its end. */
+int mk_sha256_fd(int fd, char out[65], uint64_t *size);
 
 /*
  * Temporary files that must not survive a failure or a signal. The signal

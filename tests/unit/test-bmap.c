@@ -182,3 +182,134 @@ TEST(bad_ranges_are_refused)
 		ASSERT_TRUE(err[0] != '\0');
 	}
 }
+
+/* --- a block map from outside is checked before anything is written --- */
+
+#define CK "b15056c9a8db77ab5708d19b7f330fe13d88eeae3d0ab271081d3438c0f46264"
+#define RANGE(body) "<Range chksum=\"" CK "\">" body "</Range>"
+
+static char *map(const char *image_size, const char *block_size, const char *count, const char *ranges)
+{
+	return xasprintf("<?xml version=\"1.0\" ?>\n<bmap version=\"2.0\">\n"
+			 "<ImageSize> %s </ImageSize>\n<BlockSize> %s </BlockSize>\n"
+			 "<BlocksCount> %s </BlocksCount>\n<ChecksumType> sha256 </ChecksumType>\n"
+			 "<BlockMap>\n%s\n</BlockMap>\n</bmap>\n",
+			 image_size, block_size, count, ranges);
+}
+
+/* REFUSED: bmap_parse fails and its message holds WANT. */
+#define ASSERT_REFUSED(text, want)                                                         \
+	do {                                                                               \
+		_cleanup_free_ char *_t = (text);                                          \
+		struct bmap _b;                                                            \
+		char _err[512] = "";                                                       \
+		int _rc = bmap_parse(_t, strlen(_t), &_b, _err, sizeof(_err));             \
+		if (_rc >= 0) {                                                            \
+			bmap_release(&_b);                                                 \
+			FAIL_AT("accepted: %s", _t);                                       \
+		}                                                                          \
+		if (!strstr(_err, (want)))                                                 \
+			FAIL_AT("refused with \"%s\", expected \"%s\"", _err, (want));    \
+	} while (0)
+
+TEST(a_good_map_is_accepted)
+{
+	_cleanup_free_ char *text = map("8192", "4096", "2", RANGE(" 0-1 "));
+	struct bmap b;
+	char err[256] = "";
+	int rc = bmap_parse(text, strlen(text), &b, err, sizeof(err));
+	if (rc < 0)
+		FAIL_AT("bmap_parse: %s", err);
+	ASSERT_EQ(b.block_size, 4096);
+	ASSERT_EQ(b.n_ranges, 1);
+	ASSERT_EQ(b.ranges[0].last, 1);
+	ASSERT_EQ(b.mapped_count, 2);
+	ASSERT_STREQ(b.ranges[0].sha256, CK);
+	bmap_release(&b);
+
+	/* sectors of 512 bytes, a short last block, an upper-case sha256 */
+	_cleanup_free_ char *small = map("1000", "512", "2",
+		"<Range chksum=\"B15056C9A8DB77AB5708D19B7F330FE13D88EEAE3D0AB271081D3438C0F46264\"> 1 </Range>");
+	rc = bmap_parse(small, strlen(small), &b, err, sizeof(err));
+	if (rc < 0)
+		FAIL_AT("bmap_parse: %s", err);
+	ASSERT_EQ(b.block_size, 512);
+	ASSERT_EQ(bmap_mapped_bytes(&b), 1000 - 512);
+	ASSERT_STREQ(b.ranges[0].sha256, CK);
+	bmap_release(&b);
+}
+
+TEST(block_size_is_checked)
+{
+	/* 256 used to pass, and the card write failed at byte 256 as a "worn card" */
+	ASSERT_REFUSED(map("8192", "256", "32", RANGE("1")), "<BlockSize> 256 is not a power of two from 512");
+	ASSERT_REFUSED(map("8192", "0", "0", RANGE("0")), "<BlockSize> 0 is not a power of two");
+	ASSERT_REFUSED(map("8000", "4000", "2", RANGE("0")), "<BlockSize> 4000 is not a power of two");
+	ASSERT_REFUSED(map("8192", "1073741824", "1", RANGE("0")), "<BlockSize> 1073741824 is not a power");
+	ASSERT_REFUSED(map("8192", "2097152", "1", RANGE("0")), "from 512 to 1048576");
+	ASSERT_REFUSED(map("8192", "18446744073709551616", "1", RANGE("0")), "<BlockSize> is not a number");
+	ASSERT_REFUSED(map("8192", "-4096", "2", RANGE("0")), "<BlockSize> is not a number");
+	ASSERT_REFUSED(map("8192", "+4096", "2", RANGE("0")), "<BlockSize> is not a number");
+	ASSERT_REFUSED(map("8192", "4096 4096", "2", RANGE("0")), "<BlockSize> is not a number");
+	ASSERT_REFUSED(map("8192", "", "2", RANGE("0")), "<BlockSize> is not a number");
+}
+
+TEST(image_size_and_block_count_are_checked)
+{
+	/* "-1" was read as 2^64-1 and the block count wrapped around */
+	ASSERT_REFUSED(map("-1", "4096", "0", RANGE("0")), "<ImageSize> is not a number");
+	ASSERT_REFUSED(map("18446744073709551615", "4096", "4503599627370496", RANGE("0")),
+		       "<ImageSize> 18446744073709551615 is not from 1 byte to 1 PiB");
+	ASSERT_REFUSED(map("0", "4096", "0", ""), "<ImageSize> 0 is not");
+	ASSERT_REFUSED(map("8192", "4096", "3", RANGE("0")), "<BlocksCount> 3 does not fit <ImageSize> 8192");
+	ASSERT_REFUSED(map("8193", "4096", "2", RANGE("0")), "(that is 3 blocks)");
+}
+
+TEST(ranges_must_be_ordered_and_inside_the_image)
+{
+	const char *outside = "is not an ascending range of blocks inside the image";
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("2")), outside);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("1-5")), outside);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("1-0")), outside);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("1") RANGE("0")), "range 2 (0-0) is not an ascending");
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("0-1") RANGE("1")), "range 2 (1-1)");
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("0") RANGE("0")), "range 2 (0-0)");
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("18446744073709551615")), outside);
+	const char *shape = "is not 'FIRST' or 'FIRST-LAST'";
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("-1")), shape);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("")), shape);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("0-")), shape);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("0-1-1")), shape);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("0x1")), shape);
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("18446744073709551616")), shape);
+	ASSERT_REFUSED(map("8192", "4096", "2", ""), "it lists no blocks");
+}
+
+TEST(every_range_needs_a_sha256)
+{
+	/* a map without checksums was written and reported "checked against the
+	 * block map's sha256" */
+	ASSERT_REFUSED(map("8192", "4096", "2", "<Range> 0-1 </Range>"), "range 1 has no sha256");
+	ASSERT_REFUSED(map("8192", "4096", "2", RANGE("0") "<Range> 1 </Range>"), "range 2 has no sha256");
+	ASSERT_REFUSED(map("8192", "4096", "2", "<Range chksum=\"abc\"> 0 </Range>"), "chksum is not a sha256");
+	ASSERT_REFUSED(map("8192", "4096", "2",
+			   "<Range chksum=\"z15056c9a8db77ab5708d19b7f330fe13d88eeae3d0ab271081d3438c0f46264\"> 0 </Range>"),
+		       "chksum is not a sha256");
+	/* format 1.x with sha1 (bmaptool before 3.x) */
+	ASSERT_REFUSED(xstrdup("<bmap version=\"1.3\"><ImageSize> 8192 </ImageSize><BlockSize> 4096 </BlockSize>"
+			       "<BlocksCount> 2 </BlocksCount><BlockMap><Range chksum=\"da39a3ee5e6b4b0d3255bfef95601890afd80709\">"
+			       " 0 </Range></BlockMap></bmap>"),
+		       "chksum is not a sha256");
+	ASSERT_REFUSED(xstrdup("<bmap version=\"1.4\"><ImageSize> 8192 </ImageSize><BlockSize> 4096 </BlockSize>"
+			       "<BlocksCount> 2 </BlocksCount><ChecksumType> sha1 </ChecksumType></bmap>"),
+		       "<ChecksumType> is not sha256");
+}
+
+TEST(mapped_count_must_match)
+{
+	_cleanup_free_ char *ranges = xstrdup(RANGE("0"));
+	_cleanup_free_ char *t = map("8192", "4096", "2", ranges);
+	char *at = strstr(t, "<ChecksumType>");
+	_cleanup_free_ char *zero = xasprintf("%.*s<MappedBlocksCount> 0 </MappedBlocksCount>%s", (int)(at - t), t, at);
+	ASSERT_REFUSED(xstrdup(zero), "<MappedBlocksCount> 0 but the ranges hold 1 blocks");
+}

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Numbers from the environment: plain decimals within their bounds, or a
  * clear error before any command runs (nan once made a retry loop spin). */
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "tests.h"
 #include "util.h"
 
@@ -34,4 +37,49 @@ TEST(env_numbers_are_checked)
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
 	ASSERT_EQ(mk_env_check(err, sizeof(err)), 0);
 	unsetenv("SOURCE_DATE_EPOCH");
+}
+
+/* Files from outside: only regular ones, never a hang on a FIFO or an
+ * endless read of a device, links refused when asked, sizes bounded. */
+TEST(read_regular_is_strict)
+{
+	char dir[] = "/tmp/mkmesh-test-util.XXXXXX";
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	_cleanup_free_ char *file = xasprintf("%s/file", dir), *fifo = xasprintf("%s/fifo", dir),
+			    *link = xasprintf("%s/link", dir), *zero = xasprintf("%s/zero", dir);
+	ASSERT_EQ(mk_write_file_atomic(file, "hello\n", 6, 0644), 0);
+	ASSERT_EQ(mkfifo(fifo, 0600), 0);
+	ASSERT_EQ(symlink("file", link), 0);
+	ASSERT_EQ(symlink("/dev/zero", zero), 0);
+
+	char *text = NULL;
+	size_t len = 0;
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, file, MK_NOFOLLOW, 6, &text, &len), 0);
+	ASSERT_EQ(len, 6);
+	ASSERT_STREQ(text, "hello\n");
+	free(text);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, file, 0, 5, &text, &len), -EFBIG);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, fifo, 0, 1 << 20, &text, &len), -MK_ERR_NOT_REGULAR);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, "/dev/zero", 0, 1 << 20, &text, &len), -MK_ERR_NOT_REGULAR);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, zero, 0, 1 << 20, &text, &len), -MK_ERR_NOT_REGULAR);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, zero, MK_NOFOLLOW, 1 << 20, &text, &len), -MK_ERR_SYMLINK);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, link, MK_NOFOLLOW, 1 << 20, &text, &len), -MK_ERR_SYMLINK);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, dir, 0, 1 << 20, &text, &len), -MK_ERR_NOT_REGULAR);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, link, 0, 1 << 20, &text, &len), 0);
+	free(text);
+	/* relative to a directory, as verify reads a release */
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_EQ(mk_read_regular(dfd, "file", MK_NOFOLLOW, 100, &text, &len), 0);
+	free(text);
+	/* a file whose size says nothing (procfs) is still read, and bounded */
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, "/proc/self/status", 0, 1 << 20, &text, &len), 0);
+	ASSERT_TRUE(len > 0 && strstr(text, "Name:") != NULL);
+	free(text);
+	ASSERT_EQ(mk_read_regular(AT_FDCWD, "/proc/self/status", 0, 8, &text, &len), -EFBIG);
+	ASSERT_EQ(mk_open_regular(AT_FDCWD, fifo, 0, NULL), -MK_ERR_NOT_REGULAR);
+	unlink(file);
+	unlink(fifo);
+	unlink(link);
+	unlink(zero);
+	rmdir(dir);
 }
