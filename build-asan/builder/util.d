@@ -1,2 +1,0 @@
-build-asan/builder/util.o: builder/util.c builder/util.h
-builder/util.h:
