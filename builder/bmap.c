@@ -292,12 +292,15 @@ static int tag_u64(const char *text, const char *end, const char *name, bool req
 		return -EINVAL;
 	}
 	_cleanup_free_ char *s = strndup(body, blen);
-	char *e;
+	char *e, *digits = s;
+	while (isspace((unsigned char)*digits))
+		digits++;
 	errno = 0;
-	unsigned long long v = strtoull(s, &e, 10);
+	unsigned long long v = strtoull(digits, &e, 10);
 	while (isspace((unsigned char)*e))
 		e++;
-	if (errno || *e || e == s) {
+	/* strtoull() takes "-1" as its largest number: digits only */
+	if (errno || *e || e == digits || !isdigit((unsigned char)*digits)) {
 		snprintf(err, errlen, "<%s> is not a number", name);
 		return -EINVAL;
 	}
@@ -318,7 +321,10 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 		snprintf(err, errlen, "not a bmap file (no <bmap version=...>)");
 		return -EINVAL;
 	}
-	int major = atoi(ver + 15);
+	/* TEXT is LEN bytes, not a string: the digits end at END at the latest */
+	int major = 0;
+	for (const char *d = ver + 15; d < end && isdigit((unsigned char)*d) && major < 100; d++)
+		major = major * 10 + (*d - '0');
 	if (major < 1 || major > 2) {
 		snprintf(err, errlen, "bmap format version %d is not supported (1.x and 2.x are)", major);
 		return -ENOTSUP;
@@ -334,6 +340,11 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 		return -EINVAL;
 	}
 	b.block_size = (uint32_t)bs;
+	/* Offsets into the image are off_t; and then the count below cannot wrap. */
+	if (b.image_size > (uint64_t)INT64_MAX) {
+		snprintf(err, errlen, "<ImageSize> %" PRIu64 " is larger than a file can be", b.image_size);
+		return -EINVAL;
+	}
 	if (b.blocks_count != (b.image_size + bs - 1) / bs) {
 		snprintf(err, errlen, "<BlocksCount> does not fit <ImageSize> and <BlockSize>");
 		return -EINVAL;
@@ -381,7 +392,8 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 		if (cs) {
 			cs += 8;
 			const char *q = memchr(cs, '"', (size_t)(gt - cs));
-			if (!q || q - cs != 64) {
+			/* as bmaptool and mkmesh flash compare it: 64 lower-case hex digits */
+			if (!q || q - cs != 64 || strspn(cs, "0123456789abcdef") < 64) {
 				snprintf(err, errlen, "range %zu: chksum is not a sha256", b.n_ranges + 1);
 				bmap_release(&b);
 				return -EINVAL;
