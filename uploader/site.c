@@ -124,8 +124,10 @@ void site_release(struct site *s)
 
 char *site_user_data(const struct site *s, const struct strv *keys)
 {
-	/* Re-serialised, so the block below starts at column 0 of the JSON. */
-	_cleanup_free_ char *json = json_dumps(s->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* Re-serialised, so the block below starts at column 0 of the JSON;
+	 * in ASCII, since cloud-init's YAML (1.1) also ends a line at U+0085,
+	 * U+2028 and U+2029, which would end the block inside a value. */
+	_cleanup_free_ char *json = json_dumps(s->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *f = open_memstream(&out, &outlen);
