@@ -4,11 +4,12 @@
 # each for FUZZ_SECONDS (default 60), one after the other on one core.
 # Usage: tests/fuzz/run.sh NAME...
 # New inputs go to build/fuzz/NAME/corpus (the seeds in tests/fuzz/corpus/NAME
-# are read, never written); a crash, leak, timeout or out-of-memory input to
+# and the kept crashes in tests/fuzz/crashes/NAME are read, never written);
+# a crash, leak, timeout or out-of-memory input to
 # build/fuzz/NAME/, with the log in build/fuzz/NAME.log. The last line is
 # "N harnesses ran, N found a crash"; the exit code is 1 if any did.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 seconds=${FUZZ_SECONDS:-60}
 case $seconds in '' | *[!0-9]*) echo "mkmesh: FUZZ_SECONDS='$seconds' is not a number of seconds" >&2; exit 2 ;; esac
 
@@ -31,15 +32,16 @@ for name in "$@"; do
 		exit 2
 	fi
 	mkdir -p "$out/corpus"
-	dict=()
+	dict=() kept=()
 	[ -e "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
+	[ -d "tests/fuzz/crashes/$name" ] && kept=("tests/fuzz/crashes/$name")
 	stamp=$(mktemp)
 	# -timeout: an input that takes this long is a hang; -rss_limit_mb: a
 	# blow-up; UBSan findings are errors (-fno-sanitize-recover).
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	"$bin" -max_total_time="$seconds" -max_len="$(max_len "$name")" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 "${dict[@]}" -artifact_prefix="$out/" "$out/corpus" "tests/fuzz/corpus/$name" \
+		-print_final_stats=1 "${dict[@]}" -artifact_prefix="$out/" "$out/corpus" "tests/fuzz/corpus/$name" "${kept[@]}" \
 		>"$log" 2>&1 </dev/null
 	rc=$?
 	ran=$((ran + 1))
