@@ -89,11 +89,13 @@ $(B)/replay/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(REPLAY_SAN) -c -o $@ $<
 
-$(B)/replay/tests/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h
+# Static patterns, for the harnesses only: a pattern that matches any name
+# would also offer to remake the included *.d files.
+$(FUZZ_NAMES:%=$(B)/replay/tests/fuzz/%.o): $(B)/replay/tests/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(REPLAY_SAN) $(FUZZ_DEFS) -c -o $@ $<
 
-$(B)/replay/tests/fuzz/replay-%.o: tests/fuzz/replay.c
+$(FUZZ_NAMES:%=$(B)/replay/tests/fuzz/replay-%.o): $(B)/replay/tests/fuzz/replay-%.o: tests/fuzz/replay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(REPLAY_SAN) $(FUZZ_DEFS) -DFUZZ_NAME='"$*"' -c -o $@ $<
 
@@ -101,7 +103,7 @@ $(B)/replay/libmkmesh.a: $(LIB_SRC:%.c=$(B)/replay/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/tests/test-fuzz-%: $(B)/replay/tests/fuzz/%.o $(B)/replay/tests/fuzz/replay-%.o $(B)/replay/libmkmesh.a
+$(FUZZ_REPLAY): $(B)/tests/test-fuzz-%: $(B)/replay/tests/fuzz/%.o $(B)/replay/tests/fuzz/replay-%.o $(B)/replay/libmkmesh.a
 	@mkdir -p $(dir $@)
 	$(CC) $(REPLAY_SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -115,9 +117,6 @@ fuzz: fuzz-deps
 
 fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/bin/%)
 
-# The harnesses' objects come only from patterns; keep them.
-.PRECIOUS: $(B)/replay/tests/fuzz/%.o $(B)/replay/tests/fuzz/replay-%.o $(B)/fuzz/obj/%.o
-
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -c -o $@ $<
@@ -126,7 +125,7 @@ $(B)/fuzz/libmkmesh.a: $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/fuzz/bin/%: $(B)/fuzz/obj/tests/fuzz/%.o $(B)/fuzz/libmkmesh.a
+$(FUZZ_NAMES:%=$(B)/fuzz/bin/%): $(B)/fuzz/bin/%: $(B)/fuzz/obj/tests/fuzz/%.o $(B)/fuzz/libmkmesh.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
