@@ -12,7 +12,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	fuzz_dir("bmap");
+	fuzz_init();
 	return 0;
 }
 

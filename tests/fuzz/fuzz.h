@@ -7,7 +7,8 @@
  * kept crash reproducers.
  *
  * A loader that takes a path gets the input written to a file in a private
- * directory on /dev/shm (made once, removed at exit). A harness checks what
+ * directory on /dev/shm (made once, removed at exit, or by the next run of
+ * the harness after a crash). A harness checks what
  * the loader promises with FUZZ_CHECK(), which aborts: libFuzzer and the
  * replay both count an abort as a crash.
  */
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,41 @@ static void fuzz_dir_remove(void)
 		mk_rm_rf(fuzz_dir_path);
 }
 
+/* Once, from LLVMFuzzerInitialize(). */
+static inline void fuzz_init(void)
+{
+	fuzz_stderr();
+	/* as mkmesh's main() does: the ctype functions see UTF-8 bytes as
+	 * the program sees them */
+	setlocale(LC_CTYPE, "C.UTF-8");
+	mk_verbosity = 0;
+}
+
+/* The directories BASE/mkmesh-fuzz-NAME-PID-* of processes that are gone:
+ * a crash ends a harness without its atexit(). */
+static inline void fuzz_dir_remove_stale(const char *base, const char *name)
+{
+	_cleanup_free_ char *prefix = xasprintf("mkmesh-fuzz-%s-", name);
+	DIR *d = opendir(base);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		const char *digits = de->d_name + strlen(prefix);
+		if (*digits < '0' || *digits > '9')
+			continue; /* another harness's: recipe-layer for recipe */
+		long pid = strtol(digits, &end, 10);
+		if (pid > 0 && *end == '-' && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			_cleanup_free_ char *p = xasprintf("%s/%s", base, de->d_name);
+			mk_rm_rf(p);
+		}
+	}
+	closedir(d);
+}
+
 /* The harness's own directory, made on the first call: on /dev/shm when
  * there is one (no disk writes at thousands of inputs a second). */
 static inline const char *fuzz_dir(const char *name)
@@ -80,17 +117,15 @@ static inline const char *fuzz_dir(const char *name)
 	const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0
 				   ? "/dev/shm"
 				   : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	snprintf(fuzz_dir_path, sizeof(fuzz_dir_path), "%s/mkmesh-fuzz-%s-XXXXXX", base, name);
+	fuzz_dir_remove_stale(base, name);
+	snprintf(fuzz_dir_path, sizeof(fuzz_dir_path), "%s/mkmesh-fuzz-%s-%ld-XXXXXX", base, name,
+		 (long)getpid());
 	if (!mkdtemp(fuzz_dir_path)) {
 		fprintf(fuzz_stderr(), "fuzz: cannot make a directory '%s': %m\n", fuzz_dir_path);
 		exit(1);
 	}
 	atexit(fuzz_dir_remove);
-	fuzz_stderr();
-	/* as mkmesh's main() does: the ctype functions see UTF-8 bytes as
-	 * the program sees them */
-	setlocale(LC_CTYPE, "C.UTF-8");
-	mk_verbosity = 0;
+	fuzz_init();
 	return fuzz_dir_path;
 }
 
