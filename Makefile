@@ -25,11 +25,28 @@ LIB_SRC  := $(filter-out builder/main.c,$(wildcard builder/*.c)) $(wildcard uplo
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
+# Fuzzing (tests/fuzz/): one libFuzzer harness per untrusted input. `make
+# fuzz` builds them with clang and runs each for FUZZ_SECONDS; `make test`
+# replays their corpora and kept crashes without clang (test-fuzz-NAME),
+# with gcc's sanitizers when it has them.
+FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c)))
+FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(B)/tests/test-fuzz-%)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_DEFS    := -Ibuilder -Iuploader -DFUZZ_SRCDIR='"$(CURDIR)"'
+FUZZ_CFLAGS  = -std=gnu11 $(WARN) -O1 -g $(PKG_CFLAGS) -D_GNU_SOURCE -DMKMESH_VERSION='"$(VERSION)"' \
+               -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+# Asked once, when a replay is built: does $(CC) link with the sanitizers?
+REPLAY_SAN = $(eval REPLAY_SAN := $(shell printf 'int main(void){return 0;}\n' | \
+	$(CC) $(FUZZ_SAN) -x c -o /dev/null - 2>/dev/null && echo '$(FUZZ_SAN)'))$(REPLAY_SAN)
+
 # Where images and caches go; override on the command line.
 TARGET   ?= droplet
 BUILD_ARGS ?=
 
-.PHONY: all deps test-deps image test test-unit test-integration test-slow test-fresh bench clean
+.PHONY: all deps test-deps image test test-unit test-integration test-slow test-fresh bench clean \
+	fuzz fuzz-deps fuzz-build
 
 all: mkmesh
 
@@ -60,15 +77,61 @@ image: deps
 	./mkmesh build $(TARGET) $(BUILD_ARGS)
 
 test: test-deps
-	$(MAKE) mkmesh $(TESTS)
+	$(MAKE) mkmesh $(TESTS) $(FUZZ_REPLAY)
 	@tests/run.sh
 
-test-unit: mkmesh $(TESTS)
+test-unit: mkmesh $(TESTS) $(FUZZ_REPLAY)
 	@tests/run.sh unit
 
 test-slow: test-deps
-	$(MAKE) mkmesh $(TESTS)
+	$(MAKE) mkmesh $(TESTS) $(FUZZ_REPLAY)
 	@MKMESH_SLOW=1 tests/run.sh slow
+
+# The replay of a fuzz harness: its library objects built apart, with the
+# sanitizers, and linked from an archive (only what the harness calls).
+$(B)/replay/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(REPLAY_SAN) -c -o $@ $<
+
+# Static patterns, for the harnesses only: a pattern that matches any name
+# would also offer to remake the included *.d files.
+$(FUZZ_NAMES:%=$(B)/replay/tests/fuzz/%.o): $(B)/replay/tests/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(REPLAY_SAN) $(FUZZ_DEFS) -c -o $@ $<
+
+$(FUZZ_NAMES:%=$(B)/replay/tests/fuzz/replay-%.o): $(B)/replay/tests/fuzz/replay-%.o: tests/fuzz/replay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(REPLAY_SAN) $(FUZZ_DEFS) -DFUZZ_NAME='"$*"' -c -o $@ $<
+
+$(B)/replay/libmkmesh.a: $(LIB_SRC:%.c=$(B)/replay/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_REPLAY): $(B)/tests/test-fuzz-%: $(B)/replay/tests/fuzz/%.o $(B)/replay/tests/fuzz/replay-%.o $(B)/replay/libmkmesh.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REPLAY_SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# `make fuzz`: clang's libFuzzer; FUZZ_SECONDS=N for each harness.
+fuzz-deps:
+	@scripts/deps.sh --fuzz
+
+fuzz: fuzz-deps
+	$(MAKE) fuzz-build
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' tests/fuzz/run.sh $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/bin/%)
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -c -o $@ $<
+
+$(B)/fuzz/libmkmesh.a: $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_NAMES:%=$(B)/fuzz/bin/%): $(B)/fuzz/bin/%: $(B)/fuzz/obj/tests/fuzz/%.o $(B)/fuzz/libmkmesh.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
 # `make test` as a new user runs it: in a fresh bookworm root (root only;
 # tests/fresh.sh says what it carries in). Run it before resolving an issue

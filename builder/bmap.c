@@ -338,7 +338,10 @@ int bmap_parse(const char *text, size_t len, struct bmap *out, char *err, size_t
 		snprintf(err, errlen, "not a bmap file (no <bmap version=...>)");
 		return -EINVAL;
 	}
-	int major = atoi(ver + 15);
+	/* TEXT is LEN bytes, not a string: the digits end at END at the latest */
+	int major = 0;
+	for (const char *d = ver + 15; d < end && isdigit((unsigned char)*d) && major < 100; d++)
+		major = major * 10 + (*d - '0');
 	if (major < 1 || major > 2) {
 		snprintf(err, errlen, "bmap format version %d is not supported (1.x and 2.x are)", major);
 		return -ENOTSUP;

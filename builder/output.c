@@ -447,9 +447,18 @@ int output_update_sums(const char *dir, const struct output_file *files, size_t 
 	_cleanup_free_ char *path = xasprintf("%s/SHA256SUMS", dir);
 	_cleanup_free_ char *old = NULL;
 	struct strv lines = {0};
+	size_t oldlen = 0;
 
-	if (mk_read_file(path, &old, NULL) == 0) {
+	if (mk_read_file(path, &old, &oldlen) == 0) {
 		char *save = NULL;
+		/* the lines after a NUL byte would be dropped unseen */
+		if (strlen(old) != oldlen) {
+			snprintf(err, errlen,
+				 "'%s' is not text (it holds a NUL byte); fix it or move the file away, then "
+				 "build again",
+				 path);
+			return -EINVAL;
+		}
 		unsigned lineno = 0;
 		for (char *l = strtok_r(old, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 			lineno++;

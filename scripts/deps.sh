@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Set-up for `make image` and `make test`: installs the Debian packages mkmesh
 # needs when run as root, or prints the exact command to run. With --tests it
-# also installs what the tests need and runs tests/setup.d/*.sh.
+# also installs what the tests need and runs tests/setup.d/*.sh; with --fuzz,
+# what `make fuzz` needs (clang and its libFuzzer and sanitizer runtimes).
 # Every package is named here, one by one: we install with
 # --no-install-recommends, so nothing may come only as a Recommends
 # (arch-test is one of mmdebstrap's), and nothing may be assumed to be on a
@@ -19,9 +20,19 @@ test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
   curl jq zstd bc python3 file openssl
   qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils
   nftables iproute2 util-linux dash"
+# The replay of the fuzz corpora in `make test` uses gcc's sanitizers:
+# libasan8 and libubsan1 are Depends of gcc (through libgcc-12-dev).
+# libFuzzer (libclang_rt.fuzzer) is only a Recommends of clang's packages.
+fuzz_pkgs="clang libclang-rt-14-dev"
 
+mode=${1:-}
+case $mode in
+'' | --tests | --fuzz) ;;
+*) echo "usage: scripts/deps.sh [--tests | --fuzz]" >&2; exit 2 ;;
+esac
 pkgs=$build_pkgs
-[ "${1:-}" = "--tests" ] && pkgs="$pkgs $test_pkgs"
+[ "$mode" = --tests ] && pkgs="$pkgs $test_pkgs"
+[ "$mode" = --fuzz ] && pkgs="$pkgs $fuzz_pkgs"
 
 missing=
 for p in $pkgs; do
@@ -34,7 +45,7 @@ done
 # npm packages the tests use are pinned (tests/*/package-lock.json) to
 # versions that run on Debian bookworm's Node.js 18; older ones cannot.
 node_min=18
-if [ "${1:-}" = "--tests" ]; then
+if [ "$mode" = --tests ]; then
 	if ! { command -v node && command -v npm; } >/dev/null; then
 		missing="$missing nodejs npm"
 	else
@@ -61,7 +72,7 @@ if [ -n "$missing" ]; then
 	fi
 fi
 
-if [ "${1:-}" = "--tests" ]; then
+if [ "$mode" = --tests ]; then
 	for s in "$(dirname "$0")"/../tests/setup.d/*.sh; do
 		[ -e "$s" ] || continue
 		sh "$s"
