@@ -48,9 +48,12 @@ int rebuild_load(const char *path, struct rebuild *rb, char *err, size_t errlen)
 	int r;
 
 	*rb = (struct rebuild){.file = xstrdup(path)};
-	json_t *m = json_load_file(path, 0, &je);
+	json_t *m = mk_json_load_regular(path, 16 << 20, 0, &je);
 	if (!m) {
-		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		if (je.line < 0)
+			snprintf(err, errlen, "%s: cannot read: %s", path, je.text);
+		else
+			snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
 		return -MK_ERR_RECIPE;
 	}
 	json_t *sde = json_object_get(m, "source_date_epoch"), *image = json_object_get(m, "image");

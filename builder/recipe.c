@@ -281,9 +281,12 @@ static int load_json(struct ctx *c, const char *path, json_t **out)
 
 	if (stat(path, &st) < 0)
 		return -errno;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *j = mk_json_load_regular(path, 1 << 20, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		snprintf(c->err, c->errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+		if (je.line < 0)
+			snprintf(c->err, c->errlen, "%s: cannot read: %s", path, je.text);
+		else
+			snprintf(c->err, c->errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 		return -MK_ERR_RECIPE;
 	}
 	if (!json_is_object(j)) {

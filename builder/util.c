@@ -317,6 +317,22 @@ int mk_open_regular(int dirfd, const char *path, int flags, uint64_t *size)
 	return TAKE_FD(fd);
 }
 
+json_t *mk_json_load_regular(const char *path, size_t max, size_t flags, json_error_t *je)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = mk_read_regular(AT_FDCWD, path, 0, max, &text, &len);
+	if (r < 0) {
+		*je = (json_error_t){.line = -1, .column = -1, .position = 0};
+		if (r == -EFBIG)
+			snprintf(je->text, sizeof(je->text), "larger than %zu MiB", max >> 20);
+		else
+			snprintf(je->text, sizeof(je->text), "%s", mk_strerror(r));
+		return NULL;
+	}
+	return json_loadb(text, len, flags, je);
+}
+
 int mk_read_regular(int dirfd, const char *path, int flags, size_t max, char **out, size_t *len)
 {
 	uint64_t size;

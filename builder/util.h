@@ -3,6 +3,7 @@
 #ifndef MK_UTIL_H
 #define MK_UTIL_H
 
+#include <jansson.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -106,6 +107,9 @@ int mk_open_regular(int dirfd, const char *path, int flags, uint64_t *size);
 /* The whole of such a file, NUL-terminated, when it holds at most MAX bytes;
  * -EFBIG for a larger one, also one that grows while it is read. */
 int mk_read_regular(int dirfd, const char *path, int flags, size_t max, char **out, size_t *len);
+/* A JSON document from such a file of at most MAX bytes (jansson's FLAGS);
+ * NULL with JE set (line -1 and the cause in text when it cannot be read). */
+json_t *mk_json_load_regular(const char *path, size_t max, size_t flags, json_error_t *je);
 int mk_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 bool mk_path_exists(const char *path);
 int mk_rm_rf(const char *path);

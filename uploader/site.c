@@ -453,7 +453,7 @@ int site_load(struct site *s, const char *path, char *err, size_t errlen)
 	if (!schema)
 		return -EINVAL;
 	json_error_t je;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *doc = mk_json_load_regular(path, 1 << 20, JSON_REJECT_DUPLICATES, &je);
 	if (!doc) {
 		if (je.line < 0 || (je.line == -1 && je.position == 0))
 			add(err, errlen, "%s: cannot read: %s", path, je.text);

@@ -68,6 +68,16 @@ TEST(load_refuses_a_bad_version)
 	unlink(path);
 }
 
+/* A manifest that is not a small regular file is refused before it is read. */
+TEST(load_refuses_what_is_not_a_file)
+{
+	struct rebuild rb;
+	char err[1024];
+	ASSERT_EQ(rebuild_load("/dev/zero", &rb, err, sizeof(err)), -MK_ERR_RECIPE);
+	ASSERT_STREQ(err, "/dev/zero: cannot read: not a regular file");
+	rebuild_release(&rb);
+}
+
 /* A manifest is outside input: every value that reaches a file name, a URL,
  * apt or a tool's arguments is checked by its grammar when it is loaded, and
  * the error names the file and the JSON path. */

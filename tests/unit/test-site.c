@@ -350,6 +350,34 @@ TEST(deploy_and_machine_agree)
 	ASSERT_TRUE(n >= 75);
 }
 
+/* What is not a small regular file is refused by both, the same way,
+ * without hanging on it or reading it whole. */
+TEST(only_small_regular_files)
+{
+	char big[] = "/tmp/mkmesh-test-site-big.XXXXXX";
+	int fd = mkstemp(big);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(ftruncate(fd, (2 << 20) + 1), 0);
+	close(fd);
+	const struct {
+		const char *path, *message;
+	} cases[] = {
+		{"/dev/zero", "/dev/zero: cannot read: not a regular file"},
+		{big, NULL},
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		int rc;
+		_cleanup_free_ char *want = cases[i].message ? xstrdup(cases[i].message)
+							     : xasprintf("%s: cannot read: larger than 1 MiB", big);
+		_cleanup_free_ char *host = deploy_check(cases[i].path);
+		_cleanup_free_ char *machine = machine_check(cases[i].path, &rc);
+		ASSERT_STREQ(host, want);
+		ASSERT_STREQ(machine, want);
+		ASSERT_EQ(rc, 1);
+	}
+	unlink(big);
+}
+
 TEST(user_data)
 {
 	_cleanup_free_ char *p = write_tmp("{\"domain\": \"example.org\", \"acme_email\": \"a@b.org\", "
