@@ -218,4 +218,17 @@ static inline void fuzz_quiet(bool on)
 	stderr = on ? null : err;
 }
 
+/* A copy of the source tree's recipes/ (without its targets) and overlays/
+ * in the harness NAME's directory, made once; its recipes/ path in OUT. */
+static inline void fuzz_recipe_tree(const char *name, char *out, size_t outlen)
+{
+	const char *dir = fuzz_dir(name);
+	_cleanup_free_ char *src_recipes = xasprintf("%s/recipes", fuzz_srcdir());
+	_cleanup_free_ char *src_overlays = xasprintf("%s/overlays", fuzz_srcdir());
+	_cleanup_free_ char *overlays = xasprintf("%s/overlays", dir);
+	snprintf(out, outlen, "%s/recipes", dir);
+	fuzz_copy_tree(src_recipes, out, true);
+	fuzz_copy_tree(src_overlays, overlays, false);
+}
+
 #endif

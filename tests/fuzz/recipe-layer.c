@@ -15,13 +15,7 @@ static char recipes[300];
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	const char *dir = fuzz_dir("recipe-layer");
-	_cleanup_free_ char *src_recipes = xasprintf("%s/recipes", fuzz_srcdir());
-	_cleanup_free_ char *src_overlays = xasprintf("%s/overlays", fuzz_srcdir());
-	_cleanup_free_ char *overlays = xasprintf("%s/overlays", dir);
-	snprintf(recipes, sizeof(recipes), "%s/recipes", dir);
-	fuzz_copy_tree(src_recipes, recipes, true);
-	fuzz_copy_tree(src_overlays, overlays, false);
+	fuzz_recipe_tree("recipe-layer", recipes, sizeof(recipes));
 	return 0;
 }
 
