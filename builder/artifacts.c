@@ -6,27 +6,66 @@
 
 #include "fetch.h"
 
-static int ways_out(const struct recipe *r, const struct recipe_layer *l, const char *what,
-		    const char *msg, char *err, size_t errlen)
+/* What failed, one line per download, and the layers to leave out: the
+ * build tries every download before it says, so one run names them all. */
+struct failures {
+	char *text;
+	size_t len;
+	FILE *f;
+	size_t n;
+	struct strv layers; /* optional layers with a failed download */
+	bool required;      /* a layer that cannot be left out failed */
+	int first_rc;
+};
+
+static void failed(struct failures *fl, const struct recipe_layer *l, const char *what,
+		   const char *msg, int rc)
 {
-	snprintf(err, errlen,
-		 "layer '%s': %s: %s\n"
-		 "  ways out: run 'mkmesh fetch %s --dest DIR' on a connected machine and build with "
-		 "--artifacts DIR%s%s",
-		 l->name, what, msg, r->name, l->optional ? ", or leave the layer out with --without " : "",
-		 l->optional ? l->name : "");
-	return 0;
+	if (!fl->f)
+		fl->f = open_memstream(&fl->text, &fl->len);
+	fprintf(fl->f, "%slayer '%s': %s: %s", fl->n ? "\n  " : "", l->name, what, msg);
+	if (!fl->n++)
+		fl->first_rc = rc;
+	if (!l->optional)
+		fl->required = true;
+	else if (!strv_contains(&fl->layers, l->name))
+		strv_push(&fl->layers, l->name);
 }
 
-static int fetch_one(const struct recipe *r, const struct recipe_layer *l,
-		     const struct recipe_artifact *a, const char *cache, const char *adir,
-		     struct artifact_file *f, char *err, size_t errlen)
+static int failures_report(struct failures *fl, const struct recipe *r, char *err, size_t errlen)
+{
+	if (!fl->n)
+		return 0;
+	fclose(fl->f);
+	_cleanup_free_ char *without = NULL;
+	if (fl->layers.n && !fl->required) {
+		FILE *w = open_memstream(&without, &(size_t){0});
+		for (size_t i = 0; i < fl->layers.n; i++)
+			fprintf(w, "%s%s", i ? "," : "", fl->layers.v[i]);
+		fclose(w);
+	}
+	snprintf(err, errlen,
+		 "%s%s%s\n"
+		 "  ways out: run 'mkmesh fetch %s --dest DIR' on a connected machine and build with "
+		 "--artifacts DIR%s%s",
+		 fl->n > 1 ? "downloads failed" : "", fl->n > 1 ? ":\n  " : "", fl->text, r->name,
+		 without ? fl->layers.n > 1 ? ", or leave the layers out with --without " :
+					     ", or leave the layer out with --without " : "",
+		 without ? without : "");
+	free(fl->text);
+	strv_release(&fl->layers);
+	return fl->first_rc;
+}
+
+static int fetch_one(const struct recipe_layer *l, const struct recipe_artifact *a,
+		     const char *cache, const char *adir, struct artifact_file *f,
+		     struct failures *fl)
 {
 	char ferr[1024];
 	int rc = fetch_artifact(a->url, a->sha256, cache, adir, &f->path, ferr, sizeof(ferr));
 	if (rc < 0) {
 		_cleanup_free_ char *what = xasprintf("artifact '%s'", a->name);
-		ways_out(r, l, what, ferr, err, errlen);
+		failed(fl, l, what, ferr, rc);
 		return rc;
 	}
 	struct stat st;
@@ -40,7 +79,28 @@ static int fetch_one(const struct recipe *r, const struct recipe_layer *l,
 					    sizeof(ferr));
 	if (rc < 0) {
 		_cleanup_free_ char *what = xasprintf("signature of artifact '%s'", a->name);
-		ways_out(r, l, what, ferr, err, errlen);
+		failed(fl, l, what, ferr, rc);
+	}
+	return rc;
+}
+
+static int fetch_key(const struct recipe_layer *l, const struct recipe_apt_source *s,
+		     const char *cache, const char *adir, struct apt_key *k, struct failures *fl)
+{
+	_cleanup_free_ char *name = xasprintf("apt-key-%s", s->key_fingerprint);
+	char ferr[1024];
+	int rc = fetch_file(s->key_url, name, cache, adir, &k->fetched, ferr, sizeof(ferr));
+	if (rc == 0)
+		rc = fetch_check_key(k->fetched, s->key_fingerprint, ferr, sizeof(ferr));
+	/* apt takes a signed-by= keyring only by its name: binary as NAME.gpg
+	 * (the source may publish either form). */
+	if (rc == 0) {
+		k->path = xasprintf("%s.gpg", k->fetched);
+		rc = fetch_keyring(k->fetched, k->path, ferr, sizeof(ferr));
+	}
+	if (rc < 0) {
+		_cleanup_free_ char *what = xasprintf("key of apt source '%s'", s->name);
+		failed(fl, l, what, ferr, rc);
 	}
 	return rc;
 }
@@ -49,35 +109,28 @@ int artifacts_fetch(const struct recipe *r, const char *cache, const char *adir,
 		    struct artifacts *out, char *err, size_t errlen)
 {
 	*out = (struct artifacts){0};
-	for (size_t i = 0; i < r->n_layers; i++) {
+	struct failures fl = {0};
+	for (size_t i = 0; i < r->n_layers && !mk_interrupted; i++) {
 		const struct recipe_layer *l = r->layers[i];
-		for (size_t j = 0; j < l->n_artifacts; j++) {
+		for (size_t j = 0; j < l->n_artifacts && !mk_interrupted; j++) {
 			out->files = xrealloc(out->files, (out->n_files + 1) * sizeof(*out->files));
 			struct artifact_file *f = &out->files[out->n_files++];
 			*f = (struct artifact_file){.layer = l, .artifact = &l->artifacts[j]};
-			int rc = fetch_one(r, l, f->artifact, cache, adir, f, err, errlen);
-			if (rc < 0)
-				return rc;
+			fetch_one(l, f->artifact, cache, adir, f, &fl);
 		}
 		const struct recipe_variant *v = l->variant;
-		for (size_t j = 0; v && j < v->n_sources; j++) {
-			const struct recipe_apt_source *s = &v->sources[j];
-			_cleanup_free_ char *name = xasprintf("apt-key-%s", s->key_fingerprint);
-			char ferr[1024];
+		for (size_t j = 0; v && j < v->n_sources && !mk_interrupted; j++) {
 			out->keys = xrealloc(out->keys, (out->n_keys + 1) * sizeof(*out->keys));
 			struct apt_key *k = &out->keys[out->n_keys++];
-			*k = (struct apt_key){.source = s};
-			int rc = fetch_file(s->key_url, name, cache, adir, &k->path, ferr, sizeof(ferr));
-			if (rc == 0)
-				rc = fetch_check_key(k->path, s->key_fingerprint, ferr, sizeof(ferr));
-			if (rc < 0) {
-				_cleanup_free_ char *what = xasprintf("key of apt source '%s'", s->name);
-				ways_out(r, l, what, ferr, err, errlen);
-				return rc;
-			}
+			*k = (struct apt_key){.source = &v->sources[j]};
+			fetch_key(l, k->source, cache, adir, k, &fl);
 		}
 	}
-	return 0;
+	if (mk_interrupted && !fl.n) {
+		snprintf(err, errlen, "interrupted while fetching the downloads");
+		return -MK_ERR_INTERRUPTED;
+	}
+	return failures_report(&fl, r, err, errlen);
 }
 
 void artifacts_release(struct artifacts *a)
@@ -87,8 +140,10 @@ void artifacts_release(struct artifacts *a)
 		free(a->files[i].sig_path);
 	}
 	free(a->files);
-	for (size_t i = 0; i < a->n_keys; i++)
+	for (size_t i = 0; i < a->n_keys; i++) {
+		free(a->keys[i].fetched);
 		free(a->keys[i].path);
+	}
 	free(a->keys);
 	*a = (struct artifacts){0};
 }

@@ -19,7 +19,8 @@ struct artifact_file {
 
 struct apt_key {
 	const struct recipe_apt_source *source;
-	char *path;      /* checked against the pinned fingerprint */
+	char *fetched;   /* as published; checked against the pinned fingerprint */
+	char *path;      /* the same key as a binary keyring, NAME.gpg, for apt */
 };
 
 struct artifacts {

@@ -81,7 +81,7 @@ struct build {
 	const char *image_mirror; /* in the image's sources.list and the manifest */
 	double t0, stage_t0;
 	int stage, n_stages;
-	char err[2048];
+	char err[4096];
 	/* what the stages made */
 	struct artifacts downloads;
 	struct rootfs_result rootfs;

@@ -49,7 +49,7 @@ int cmd_fetch(int argc, char **argv)
 {
 	struct build_options o;
 	_cleanup_free_ char *dest = NULL;
-	char err[2048];
+	char err[4096];
 
 	/* --dest is ours; the rest are the build's options. */
 	for (int i = 1; i < argc; i++) {
@@ -99,7 +99,7 @@ int cmd_fetch(int argc, char **argv)
 			rc = put(f->sig_path, dest, f->artifact->sig_url);
 	}
 	for (size_t i = 0; rc == 0 && i < dl.n_keys; i++)
-		rc = put(dl.keys[i].path, dest, dl.keys[i].source->key_url);
+		rc = put(dl.keys[i].fetched, dest, dl.keys[i].source->key_url);
 	if (rc == 0)
 		mk_log_info("%zu artifacts and %zu apt keys of '%s' are in '%s'; build with --artifacts %s",
 			    dl.n_files, dl.n_keys, r->name, dest, dest);

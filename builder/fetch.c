@@ -318,6 +318,23 @@ static bool same_fingerprint(const char *a, const char *b)
 	return n == 40 && strncasecmp(a, b, 40) == 0;
 }
 
+static bool is_armored(const char *text, size_t len)
+{
+	return len >= 10 && strncmp(text, "-----BEGIN", 10) == 0;
+}
+
+static int dearmor(const char *key, const char *out_path, char *err, size_t errlen)
+{
+	char *argv[] = {(char *)"gpg", (char *)"--batch", (char *)"--yes", (char *)"--dearmor",
+			(char *)"--output", (char *)out_path, (char *)key, NULL};
+	_cleanup_free_ char *out = NULL;
+	int r = capture(argv, true, &out);
+	if (r < 0)
+		snprintf(err, errlen, "cannot dearmor the key '%s' (is gnupg installed?): %s", key,
+			 out ? out : "");
+	return r;
+}
+
 /* gpgv wants a binary keyring; an armored key is dearmored first. */
 static int binary_key(const char *key, char **path, char *err, size_t errlen)
 {
@@ -328,7 +345,7 @@ static int binary_key(const char *key, char **path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read the key '%s': %s", key, strerror(-r));
 		return r;
 	}
-	if (len < 10 || strncmp(text, "-----BEGIN", 10) != 0) {
+	if (!is_armored(text, len)) {
 		*path = xstrdup(key);
 		return 0;
 	}
@@ -337,18 +354,39 @@ static int binary_key(const char *key, char **path, char *err, size_t errlen)
 	if (fd < 0)
 		return -errno;
 	close(fd);
-	char *argv[] = {(char *)"gpg", (char *)"--batch", (char *)"--yes", (char *)"--dearmor",
-			(char *)"--output", tmpl, (char *)key, NULL};
-	_cleanup_free_ char *out = NULL;
-	r = capture(argv, true, &out);
+	r = dearmor(key, tmpl, err, errlen);
 	if (r < 0) {
 		unlink(tmpl);
-		snprintf(err, errlen, "cannot dearmor the key '%s' (is gnupg installed?): %s", key,
-			 out ? out : "");
 		return r;
 	}
 	*path = xstrdup(tmpl);
 	return 1; /* a temporary file the caller removes */
+}
+
+int fetch_keyring(const char *key, const char *dest, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = mk_read_file(key, &text, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the key '%s': %s", key, strerror(-r));
+		return r;
+	}
+	if (!is_armored(text, len)) {
+		r = mk_write_file_atomic(dest, text, len, 0644);
+		if (r < 0)
+			snprintf(err, errlen, "cannot write '%s': %s", dest, strerror(-r));
+		return r;
+	}
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", dest);
+	r = dearmor(key, tmp, err, errlen);
+	if (r == 0 && rename(tmp, dest) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, dest, strerror(-r));
+	}
+	if (r < 0)
+		unlink(tmp);
+	return r;
 }
 
 int fetch_check_key(const char *key, const char *fingerprint, char *err, size_t errlen)

@@ -28,6 +28,10 @@ int fetch_file(const char *url, const char *name, const char *cache_dir, const c
 int fetch_verify_signature(const char *data, const char *sig, const char *key,
 			   const char *fingerprint, char *err, size_t errlen);
 
+/* Writes KEY (armored or not) to DEST as a binary keyring, which apt takes
+ * by signed-by= when the name ends in .gpg. */
+int fetch_keyring(const char *key, const char *dest, char *err, size_t errlen);
+
 /* Checks that the OpenPGP key file KEY has the primary key FINGERPRINT. */
 int fetch_check_key(const char *key, const char *fingerprint, char *err, size_t errlen);
 

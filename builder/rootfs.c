@@ -346,6 +346,46 @@ int rootfs_packages_load(const char *path, struct rootfs_package **out, size_t *
 	return 0;
 }
 
+#define MAX_APT_KEYS 16
+
+/* apt checks a signature as its sandbox user, _apt, which may not enter the
+ * cache (a directory of root's, 0700 say): the build's copy of a keyring is
+ * a file of its own under /tmp, readable by all (it is a public key). */
+static int readable_keyring(const char *key, char **out, char *err, size_t errlen)
+{
+	char tmpl[] = "/tmp/mkmesh-apt-key.XXXXXX.gpg";
+	_cleanup_close_ int fd = mkstemps(tmpl, 4);
+	if (fd < 0 || fchmod(fd, 0644) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			unlink(tmpl);
+		snprintf(err, errlen, "cannot make a copy of the key '%s' in /tmp: %s", key, strerror(e));
+		return -e;
+	}
+	mk_temp_register(tmpl);
+	int r = mk_copy_sparse(key, tmpl);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot copy the key '%s' to '%s': %s", key, tmpl, strerror(-r));
+		mk_temp_forget(tmpl);
+		unlink(tmpl);
+		return r;
+	}
+	*out = xstrdup(tmpl);
+	return 0;
+}
+
+static void forget_keyrings(char **keyring, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!keyring[i])
+			continue;
+		unlink(keyring[i]);
+		mk_temp_forget(keyring[i]);
+		free(keyring[i]);
+		keyring[i] = NULL;
+	}
+}
+
 /* Runs mmdebstrap into TAR (via a temporary name). The apt archive cache goes
  * in and comes out by hooks, as mmdebstrap's manual shows. */
 static int make_tarball(const struct recipe *r, const struct artifacts *dl, const struct strv *pkgs,
@@ -427,17 +467,27 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 		strv_push(&argv, "--dpkgopt=force-confdef");
 		strv_push(&argv, "--dpkgopt=force-confold");
 	}
-	/* Extra sources are trusted through their pinned keys, next to
-	 * Debian's own keyring, for the build only. */
-	if (dl->n_keys)
-		strv_push(&argv, "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg");
-	for (size_t i = 0; i < dl->n_keys; i++)
-		strv_push_take(&argv, xasprintf("--keyring=%s", dl->keys[i].path));
 	strv_push(&argv, r->suite);
 	strv_push(&argv, tmp);
 	strv_push(&argv, r->mirror);
-	for (size_t i = 0; i < dl->n_keys; i++)
-		strv_push_take(&argv, rootfs_source_line(r, dl->keys[i].source, NULL));
+	/* An extra source is trusted through its pinned key alone (signed-by:
+	 * mmdebstrap's --keyring would replace Debian's), for the build only;
+	 * the image's sources.list.d gets its own copy (cmd_build.c). */
+	char *keyring[MAX_APT_KEYS] = {0};
+	if (dl->n_keys > MAX_APT_KEYS) {
+		snprintf(err, errlen, "%zu extra apt sources; at most %d", dl->n_keys, MAX_APT_KEYS);
+		strv_release(&argv);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < dl->n_keys; i++) {
+		rc = readable_keyring(dl->keys[i].path, &keyring[i], err, errlen);
+		if (rc < 0) {
+			forget_keyrings(keyring, i);
+			strv_release(&argv);
+			return rc;
+		}
+		strv_push_take(&argv, rootfs_source_line(r, dl->keys[i].source, keyring[i]));
+	}
 
 	mk_log_debug("rootfs: running mmdebstrap, log in '%s'", log_path);
 	static const char *const side[] = {"dpkg", "want", "uris"};
@@ -449,6 +499,7 @@ static int make_tarball(const struct recipe *r, const struct artifacts *dl, cons
 	mk_temp_register(tmp);
 	rc = mk_run(argv.v, mk_verbosity >= 2 ? -1 : log, &status);
 	strv_release(&argv);
+	forget_keyrings(keyring, dl->n_keys);
 	unsetenv("MKMESH_ROOTFS_TMP");
 	unsetenv("MKMESH_ROOTFS_PINS");
 	if (rc < 0) {

@@ -5,9 +5,11 @@
 # for real: sid's Release on the archive these machines reach is expired; a
 # package that does not exist; a cache on a 60 MiB tmpfs; a mirror that is
 # a captive page (200, HTML) or a proxy asking for a login (407), served on
-# loopback; arm64 without a binfmt handler (binfmt_misc hidden by an empty
-# mount in a mount namespace of its own, so the runner's arm64 build beside
-# this test is not touched). Small builds: the base layer only.
+# loopback; a package from an extra apt source whose postinst fails (a
+# signed repository on loopback); arm64 without a binfmt handler
+# (binfmt_misc hidden by an empty mount in a mount namespace of its own, so
+# the runner's arm64 build beside this test is not touched). Small builds:
+# the base layer only.
 . "$(dirname "$0")/lib.sh"
 command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed; run 'make deps'"
 
@@ -99,6 +101,64 @@ check "... the first line is the tool's 'No space left on device' or says the ca
 check "... the fix names the cache, its size and --cache" \
 	grep -qE "^  fix: the cache '$work/tiny' \(root file systems and apt's downloads\) is full \([0-9.]+ MiB free of 60.0 MiB\); .*--cache DIR" "$work/tiny.err"
 check "... nothing in the output directory" nothing_made tiny
+
+# An extra apt source (a recipe's apt_sources, signed, its key pinned by
+# fingerprint) whose package's post-installation script fails: a repository
+# made here, on loopback, with a package built by dpkg-deb.
+repo=$work/repo
+mkdir -p "$repo/pool" "$repo/dists/test/main/binary-amd64" "$work/pkg/DEBIAN"
+cat >"$work/pkg/DEBIAN/control" <<'EOF_CTL'
+Package: mkmesh-test-fails
+Version: 1.0
+Architecture: all
+Maintainer: mkmesh tests <test@mkmesh.invalid>
+Description: mkmesh test package whose postinst fails on purpose
+EOF_CTL
+printf '#!/bin/sh\necho "mkmesh-test-fails: failing on purpose" >&2\nexit 3\n' >"$work/pkg/DEBIAN/postinst"
+chmod 0755 "$work/pkg/DEBIAN/postinst"
+deb=pool/mkmesh-test-fails_1.0_all.deb
+dpkg-deb --root-owner-group -b "$work/pkg" "$repo/$deb" >/dev/null || die "dpkg-deb failed"
+{
+	sed -n '1,4p' "$work/pkg/DEBIAN/control"
+	echo "Filename: $deb"
+	echo "Size: $(stat -c %s "$repo/$deb")"
+	echo "SHA256: $(sha256sum "$repo/$deb" | cut -d' ' -f1)"
+	sed -n '5p' "$work/pkg/DEBIAN/control"
+} >"$repo/dists/test/main/binary-amd64/Packages"
+pk=dists/test/main/binary-amd64/Packages
+cat >"$repo/dists/test/Release" <<EOF_REL
+Origin: mkmesh-test
+Suite: test
+Codename: test
+Date: $(date -Ru)
+Architectures: amd64
+Components: main
+SHA256:
+ $(sha256sum "$repo/$pk" | cut -d' ' -f1) $(stat -c %s "$repo/$pk") main/binary-amd64/Packages
+EOF_REL
+export GNUPGHOME=$work/gnupg
+mkdir -p -m 0700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'mkmesh test repository <repo@mkmesh.invalid>' ed25519 sign never 2>/dev/null
+fpr=$(gpg --batch --with-colons --list-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')
+gpg --batch --armor --export "$fpr" >"$repo/key.asc"
+gpg --batch --quiet --clearsign --output "$repo/dists/test/InRelease" "$repo/dists/test/Release"
+gpgconf --kill all 2>/dev/null || true
+unset GNUPGHOME
+serve_dir "$repo"
+jq --arg u "http://127.0.0.1:$http_port/" --arg f "$fpr" \
+	'.variants = [{apt_sources: [{name: "mkmesh-test", uri: $u, suite: "test", components: ["main"],
+	   key: {url: ($u + "key.asc"), fingerprint: $f}}], packages: ["mkmesh-test-fails"]}]' \
+	"$top/recipes/layers/base.json" >"$work/tree/recipes/layers/base.json"
+build fails --recipes "$work/tree/recipes" --cache "$work/cache"
+check "a package's postinst that fails: fails" test "$rc" -ne 0
+check "... the pinned key (armored, served as key.asc) was taken: no NO_PUBKEY, nothing unsigned" \
+	bash -c "! grep -qE 'NO_PUBKEY|is not signed|unsupported filetype' '$work/cache/logs/droplet-rootfs.log'"
+check "... the first line is dpkg's, naming the package and the exit status" \
+	test "$(first_error fails)" = "mkmesh: error: mmdebstrap failed (exit 25): installed mkmesh-test-fails package post-installation script subprocess returned error exit status 3"
+check "... the fix says a maintainer script failed and where its words are" \
+	grep -q "^  fix: a package's maintainer script failed inside the new system" "$work/fails.err"
+check "... the script's own words are in the log" grep -q 'mkmesh-test-fails: failing on purpose' "$work/cache/logs/droplet-rootfs.log"
+check "... nothing in the output directory" nothing_made fails
 
 # arm64 without a binfmt handler, as mkmesh sees it.
 unshare -m sh -c "mount -t tmpfs none /proc/sys/fs/binfmt_misc && '$mkmesh' build rpi --suite trixie \

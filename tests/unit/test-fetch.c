@@ -167,5 +167,13 @@ TEST(signatures)
 	sh("cat %s %s > %s", other, key, both);
 	ASSERT_EQ(fetch_check_key(both, fpr(), err, sizeof(err)), -MK_ERR_CHECKSUM);
 	ASSERT_TRUE(strstr(err, "holds 2 keys") != NULL);
+	/* apt's keyring for signed-by=: binary, whether the source publishes
+	 * the key armored or not (apt ignores an armored NAME.gpg). */
+	char ring[600];
+	snprintf(ring, sizeof(ring), "%s/ring.gpg", dir);
+	ASSERT_EQ(fetch_keyring(asc, ring, err, sizeof(err)), 0);
+	sh("cmp -s %s %s", ring, key);
+	ASSERT_EQ(fetch_keyring(key, ring, err, sizeof(err)), 0);
+	sh("cmp -s %s %s && test ! -e %s.tmp", ring, key, ring);
 	mk_rm_rf(dir);
 }
