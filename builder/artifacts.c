@@ -57,31 +57,71 @@ static int failures_report(struct failures *fl, const struct recipe *r, char *er
 	return fl->first_rc;
 }
 
+/* The signing key of A: the recipe's file, or downloaded and checked
+ * against the pinned fingerprint. */
+static int signing_key(const struct recipe_artifact *a, const char *cache, const char *adir,
+		       char **path, char *err, size_t errlen)
+{
+	if (!a->sig_key_url) {
+		*path = xstrdup(a->sig_key);
+		return 0;
+	}
+	_cleanup_free_ char *name = xasprintf("signing-key-%s", a->sig_fingerprint);
+	int rc = fetch_file(a->sig_key_url, name, cache, adir, path, err, errlen);
+	if (rc == 0)
+		rc = fetch_check_key(*path, a->sig_fingerprint, err, errlen);
+	return rc;
+}
+
 static int fetch_one(const struct recipe_layer *l, const struct recipe_artifact *a,
 		     const char *cache, const char *adir, struct artifact_file *f,
 		     struct failures *fl)
 {
-	char ferr[1024];
-	int rc = fetch_artifact(a->url, a->sha256, cache, adir, &f->path, ferr, sizeof(ferr));
+	char ferr[1024], url_hash[65];
+	int rc;
+	mk_sha256_hex(a->url, strlen(a->url), url_hash);
+	if (a->sha256) {
+		rc = fetch_artifact(a->url, a->sha256, cache, adir, &f->path, ferr, sizeof(ferr));
+	} else {
+		/* No pinned hash: cached under its URL, and trusted only once
+		 * its signature is checked below, on every build. */
+		_cleanup_free_ char *name = xasprintf("signed-%s", url_hash);
+		rc = fetch_file(a->url, name, cache, adir, &f->path, ferr, sizeof(ferr));
+	}
 	if (rc < 0) {
 		_cleanup_free_ char *what = xasprintf("artifact '%s'", a->name);
 		failed(fl, l, what, ferr, rc);
 		return rc;
 	}
-	struct stat st;
-	f->size = stat(f->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	char seen[65];
+	uint64_t size = 0;
+	rc = mk_sha256_file(f->path, seen, &size);
+	if (rc < 0) {
+		snprintf(ferr, sizeof(ferr), "cannot read '%s': %s", f->path, strerror(-rc));
+		failed(fl, l, "artifact", ferr, rc);
+		return rc;
+	}
+	f->size = size;
+	f->sha256 = xstrdup(seen);
 	if (!a->sig_url)
 		return 0;
-	_cleanup_free_ char *name = xasprintf("%s.sig", a->sha256);
+	_cleanup_free_ char *name = xasprintf("%s.sig", a->sha256 ? a->sha256 : url_hash);
 	rc = fetch_file(a->sig_url, name, cache, adir, &f->sig_path, ferr, sizeof(ferr));
 	if (rc == 0)
-		rc = fetch_verify_signature(f->path, f->sig_path, a->sig_key, a->sig_fingerprint, ferr,
+		rc = signing_key(a, cache, adir, &f->sig_key, ferr, sizeof(ferr));
+	if (rc == 0)
+		rc = fetch_verify_signature(f->path, f->sig_path, f->sig_key, a->sig_fingerprint, ferr,
 					    sizeof(ferr));
 	if (rc < 0) {
 		_cleanup_free_ char *what = xasprintf("signature of artifact '%s'", a->name);
 		failed(fl, l, what, ferr, rc);
+		return rc;
 	}
-	return rc;
+	if (!a->sha256)
+		mk_log_info("artifact '%s' (layer '%s') pins no sha256: trusted by its signature (key %s); "
+			    "its sha256 is %s (a build records it in its manifest)",
+			    a->name, l->name, a->sig_fingerprint, seen);
+	return 0;
 }
 
 static int fetch_key(const struct recipe_layer *l, const struct recipe_apt_source *s,
@@ -138,6 +178,8 @@ void artifacts_release(struct artifacts *a)
 	for (size_t i = 0; i < a->n_files; i++) {
 		free(a->files[i].path);
 		free(a->files[i].sig_path);
+		free(a->files[i].sig_key);
+		free(a->files[i].sha256);
 	}
 	free(a->files);
 	for (size_t i = 0; i < a->n_keys; i++) {

@@ -14,6 +14,8 @@ struct artifact_file {
 	const struct recipe_artifact *artifact;
 	char *path;      /* verified, in the cache */
 	char *sig_path;  /* its checked signature, or NULL */
+	char *sig_key;   /* the key it was checked with (downloaded or the recipe's) */
+	char *sha256;    /* the pinned hash, or the one seen when none is pinned */
 	uint64_t size;
 };
 

@@ -166,7 +166,7 @@ static int stage_artifacts(struct build *b)
 		const struct recipe_artifact *a = f->artifact;
 		json_array_append_new(b->artifacts,
 				      json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "layer", f->layer->name,
-						"name", a->name, "url", a->url, "sha256", a->sha256, "size",
+						"name", a->name, "url", a->url, "sha256", f->sha256, "size",
 						(json_int_t)f->size, "signature_checked", f->sig_path != NULL));
 		b->compose.extras = xrealloc(b->compose.extras,
 					     (b->compose.n_extras + 1) * sizeof(*b->compose.extras));

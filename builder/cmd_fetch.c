@@ -97,6 +97,8 @@ int cmd_fetch(int argc, char **argv)
 		rc = put(f->path, dest, f->artifact->url);
 		if (rc == 0 && f->sig_path)
 			rc = put(f->sig_path, dest, f->artifact->sig_url);
+		if (rc == 0 && f->artifact->sig_key_url)
+			rc = put(f->sig_key, dest, f->artifact->sig_key_url);
 	}
 	for (size_t i = 0; rc == 0 && i < dl.n_keys; i++)
 		rc = put(dl.keys[i].fetched, dest, dl.keys[i].source->key_url);

@@ -226,7 +226,10 @@ int rebuild_pin_recipe(const struct rebuild *rb, struct recipe *r, char *err, si
 					 rb->file, a->name, l->name, l->file);
 				return -MK_ERR_RECIPE;
 			}
-			if (strcmp(a->sha256, m->sha256) != 0)
+			if (!a->sha256)
+				mk_log_info("  artifact '%s' of layer '%s': the manifest's %.12s… (the recipe "
+					    "pins none; its signature is checked too)", a->name, l->name, m->sha256);
+			else if (strcmp(a->sha256, m->sha256) != 0)
 				mk_log_info("  artifact '%s' of layer '%s': the manifest's %.12s…, not the recipe's %.12s…",
 					    a->name, l->name, m->sha256, a->sha256);
 			free(a->sha256);

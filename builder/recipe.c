@@ -350,11 +350,58 @@ static int parse_attrs(struct ctx *c, json_t *root, struct recipe_layer *l)
 	return 0;
 }
 
+/* "signature": a detached OpenPGP signature at URL, made by the key whose
+ * primary fingerprint is pinned; the key is a file of the recipe tree
+ * ("key") or downloaded ("key_url") and checked against the fingerprint. */
+static int parse_signature(struct ctx *c, const char *p, json_t *sig, struct recipe_artifact *a)
+{
+	static const char *const sig_keys[] = {"url", "key", "key_url", "fingerprint", NULL};
+	_cleanup_free_ char *gp = xasprintf("%s.signature", p);
+	int r;
+	if (!json_is_object(sig))
+		return fail(c, gp, "expected an object, got %s", type_name(sig));
+	if ((r = check_keys(c, gp, sig, sig_keys)) < 0 ||
+	    (r = get_str(c, gp, sig, "url", true, &a->sig_url)) < 0 ||
+	    (r = get_str(c, gp, sig, "key", false, &a->sig_key)) < 0 ||
+	    (r = get_str(c, gp, sig, "key_url", false, &a->sig_key_url)) < 0 ||
+	    (r = get_str(c, gp, sig, "fingerprint", true, &a->sig_fingerprint)) < 0)
+		return r;
+	if (!valid_url(a->sig_url)) {
+		_cleanup_free_ char *up = xasprintf("%s.url", gp);
+		return fail(c, up, "'%s' is not " URL_WANTED, a->sig_url);
+	}
+	if (!valid_fingerprint(a->sig_fingerprint)) {
+		_cleanup_free_ char *fp = xasprintf("%s.fingerprint", gp);
+		return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
+	}
+	if (!a->sig_key == !a->sig_key_url)
+		return fail(c, gp, "give the key as 'key' (a file in the recipe tree) or as 'key_url' "
+			    "(downloaded and checked against the fingerprint), one of the two");
+	if (a->sig_key_url) {
+		if (!valid_url(a->sig_key_url)) {
+			_cleanup_free_ char *up = xasprintf("%s.key_url", gp);
+			return fail(c, up, "'%s' is not " URL_WANTED, a->sig_key_url);
+		}
+		return 0;
+	}
+	if (a->sig_key[0] == '/' || strstr(a->sig_key, "..")) {
+		_cleanup_free_ char *kp = xasprintf("%s.key", gp);
+		return fail(c, kp, "'%s' must be a path inside the recipe tree", a->sig_key);
+	}
+	/* Relative to the recipe tree, like overlays. */
+	_cleanup_free_ char *rel = a->sig_key;
+	a->sig_key = xasprintf("%s/%s", c->dir, rel);
+	if (!mk_path_exists(a->sig_key)) {
+		_cleanup_free_ char *kp = xasprintf("%s.key", gp);
+		return fail(c, kp, "key file '%s' does not exist", a->sig_key);
+	}
+	return 0;
+}
+
 static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 {
 	static const char *const keys[] = {"name", "url", "sha256", "dest", "mode", "unpack",
 					   "arch", "signature", NULL};
-	static const char *const sig_keys[] = {"url", "key", "fingerprint", NULL};
 	json_t *arr = json_object_get(root, "artifacts"), *v;
 	size_t i;
 
@@ -375,7 +422,7 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 		if ((r = check_keys(c, p, v, keys)) < 0 ||
 		    (r = get_str(c, p, v, "name", true, &a->name)) < 0 ||
 		    (r = get_str(c, p, v, "url", true, &a->url)) < 0 ||
-		    (r = get_str(c, p, v, "sha256", true, &a->sha256)) < 0 ||
+		    (r = get_str(c, p, v, "sha256", false, &a->sha256)) < 0 ||
 		    (r = get_str(c, p, v, "dest", true, &a->dest)) < 0 ||
 		    (r = get_str(c, p, v, "mode", false, &mode)) < 0 ||
 		    (r = get_bool(c, p, v, "unpack", &a->unpack)) < 0 ||
@@ -391,7 +438,7 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 			_cleanup_free_ char *up = xasprintf("%s.url", p);
 			return fail(c, up, "'%s' is not " URL_WANTED, a->url);
 		}
-		if (!valid_sha256(a->sha256)) {
+		if (a->sha256 && !valid_sha256(a->sha256)) {
 			_cleanup_free_ char *sp = xasprintf("%s.sha256", p);
 			return fail(c, sp, "expected 64 lower-case hex digits");
 		}
@@ -407,34 +454,13 @@ static int parse_artifacts(struct ctx *c, json_t *root, struct recipe_layer *l)
 				return r;
 		}
 		json_t *sig = json_object_get(v, "signature");
-		if (sig) {
-			_cleanup_free_ char *gp = xasprintf("%s.signature", p);
-			if (!json_is_object(sig))
-				return fail(c, gp, "expected an object, got %s", type_name(sig));
-			if ((r = check_keys(c, gp, sig, sig_keys)) < 0 ||
-			    (r = get_str(c, gp, sig, "url", true, &a->sig_url)) < 0 ||
-			    (r = get_str(c, gp, sig, "key", true, &a->sig_key)) < 0 ||
-			    (r = get_str(c, gp, sig, "fingerprint", true, &a->sig_fingerprint)) < 0)
-				return r;
-			if (!valid_url(a->sig_url)) {
-				_cleanup_free_ char *up = xasprintf("%s.url", gp);
-				return fail(c, up, "'%s' is not " URL_WANTED, a->sig_url);
-			}
-			if (!valid_fingerprint(a->sig_fingerprint)) {
-				_cleanup_free_ char *fp = xasprintf("%s.fingerprint", gp);
-				return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
-			}
-			if (a->sig_key[0] == '/' || strstr(a->sig_key, "..")) {
-				_cleanup_free_ char *kp = xasprintf("%s.key", gp);
-				return fail(c, kp, "'%s' must be a path inside the recipe tree", a->sig_key);
-			}
-			/* Relative to the recipe tree, like overlays. */
-			_cleanup_free_ char *rel = a->sig_key;
-			a->sig_key = xasprintf("%s/%s", c->dir, rel);
-			if (!mk_path_exists(a->sig_key)) {
-				_cleanup_free_ char *kp = xasprintf("%s.key", gp);
-				return fail(c, kp, "key file '%s' does not exist", a->sig_key);
-			}
+		if (sig && (r = parse_signature(c, p, sig, a)) < 0)
+			return r;
+		/* Without a pinned hash the signature is what is trusted; the
+		 * build records the hash it saw in the manifest. */
+		if (!a->sha256 && !sig) {
+			_cleanup_free_ char *sp = xasprintf("%s.sha256", p);
+			return fail(c, sp, "missing (required unless the artifact has a signature)");
 		}
 	}
 	return 0;
@@ -569,6 +595,7 @@ void recipe_layer_free(struct recipe_layer *l)
 		free(a->arch);
 		free(a->sig_url);
 		free(a->sig_key);
+		free(a->sig_key_url);
 		free(a->sig_fingerprint);
 	}
 	free(l->artifacts);
@@ -1023,7 +1050,7 @@ int recipe_load(const char *dir, const char *target, const struct recipe_options
 			struct recipe_artifact *a = &l->artifacts[j];
 			if (a->arch && strcmp(a->arch, rec->arch) != 0) {
 				free(a->name), free(a->url), free(a->sha256), free(a->dest), free(a->arch);
-				free(a->sig_url), free(a->sig_key), free(a->sig_fingerprint);
+				free(a->sig_url), free(a->sig_key), free(a->sig_key_url), free(a->sig_fingerprint);
 				continue;
 			}
 			l->artifacts[w++] = *a;

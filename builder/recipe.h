@@ -22,13 +22,14 @@ struct recipe_file_attr {
 struct recipe_artifact {
 	char *name;
 	char *url;
-	char *sha256;
+	char *sha256;      /* NULL: trusted by its signature alone */
 	char *dest;        /* path in the image */
 	int mode;
 	bool unpack;       /* a tarball unpacked into dest (a directory) */
 	char *arch;        /* only for this architecture; NULL: all */
 	char *sig_url;     /* optional detached OpenPGP signature */
-	char *sig_key;     /* the public key, a file in the recipe tree */
+	char *sig_key;     /* the public key, a file in the recipe tree, or */
+	char *sig_key_url; /* downloaded, checked against the fingerprint */
 	char *sig_fingerprint; /* its primary key's fingerprint, pinned */
 };
 

@@ -39,13 +39,14 @@ base_url=http://127.0.0.1:$http_port
 tree=$work/tree
 mkdir -p "$tree"
 cp -r "$top/recipes" "$top/overlays" "$tree/"
+mkdir -p "$tree/recipes/keys"
 cp "$art/element-test.gpg" "$tree/recipes/keys/element-test.gpg"
 jq --arg u "$base_url/cjdroute" --arg s "$cjdroute_sha256" \
 	'(.artifacts[] | select(.arch == "amd64")) |= (.url = $u | .sha256 = $s)' \
 	"$top/recipes/layers/cjdns.json" >"$tree/recipes/layers/cjdns.json"
 jq --arg u "$base_url/$element_file" --arg s "$element_sha256" --arg f "$element_fpr" \
 	'.artifacts[0] |= (.url = $u | .sha256 = $s | .signature.url = ($u + ".asc") |
-	  .signature.key = "keys/element-test.gpg" | .signature.fingerprint = $f)' \
+	  .signature.key = "keys/element-test.gpg" | del(.signature.key_url) | .signature.fingerprint = $f)' \
 	"$top/recipes/layers/riot.json" >"$tree/recipes/layers/riot.json"
 
 build() {

@@ -336,6 +336,19 @@ TEST(variants_choose_by_suite_and_arch)
 	strv_release(&p);
 	recipe_free(r);
 
+	/* Trusted by a signature alone: no sha256, the key downloaded. */
+	put("recipes/layers/b.json",
+	    "{\"name\": \"b\", \"artifacts\": [{\"name\": \"z\", \"url\": \"https://e/z.tar.gz\", \"dest\": \"/z\","
+	    " \"signature\": {\"url\": \"https://e/z.tar.gz.asc\", \"key_url\": \"https://e/k.asc\","
+	    " \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}");
+	put("recipes/u.json", "{\"name\": \"u\", \"kind\": \"droplet\", \"arch\": \"amd64\", \"suite\": \"trixie\","
+			      " \"mirror\": \"http://m\", \"disk\": {\"size\": \"1G\"}, \"layers\": [\"b\"]}");
+	ASSERT_EQ(load("u", NULL, &r, err), 0);
+	ASSERT_TRUE(r->layers[0]->artifacts[0].sha256 == NULL);
+	ASSERT_STREQ(r->layers[0]->artifacts[0].sig_key_url, "https://e/k.asc");
+	ASSERT_TRUE(r->layers[0]->artifacts[0].sig_key == NULL);
+	recipe_free(r);
+
 	/* sid: the first variant. */
 	struct recipe_options o = {.suite = "sid", .check_valid_until = -1};
 	ASSERT_EQ(load("t", &o, &r, err), 0);
@@ -372,6 +385,23 @@ TEST(bad_variants_and_signatures)
 					  " \"dest\": \"/x\", \"signature\": {\"url\": \"https://x/y.asc\", \"key\": \"k\","
 					  " \"fingerprint\": \"AAF9\"}}]}",
 		 "recipes/layers/a.json: artifacts[0].signature.fingerprint: expected 40 hex digits (an OpenPGP v4 fingerprint)"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+					  " \"dest\": \"/x\"}]}",
+		 "recipes/layers/a.json: artifacts[0].sha256: missing (required unless the artifact has a signature)"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+					  " \"dest\": \"/x\", \"signature\": {\"url\": \"https://x/y.asc\","
+					  " \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}",
+		 "recipes/layers/a.json: artifacts[0].signature: give the key as 'key' (a file in the recipe tree) or as "
+		 "'key_url' (downloaded and checked against the fingerprint), one of the two"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+					  " \"dest\": \"/x\", \"signature\": {\"url\": \"https://x/y.asc\", \"key\": \"k\","
+					  " \"key_url\": \"https://x/k.asc\", \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}",
+		 "recipes/layers/a.json: artifacts[0].signature: give the key as 'key' (a file in the recipe tree) or as "
+		 "'key_url' (downloaded and checked against the fingerprint), one of the two"},
+		{"recipes/layers/a.json", "{\"name\": \"a\", \"artifacts\": [{\"name\": \"x\", \"url\": \"https://x/y\","
+					  " \"dest\": \"/x\", \"signature\": {\"url\": \"https://x/y.asc\","
+					  " \"key_url\": \"ftp://x/k\", \"fingerprint\": \"AAF9AE843A7584B5A3E4CD2BCF45A512DE2DA058\"}}]}",
+		 "recipes/layers/a.json: artifacts[0].signature.key_url: 'ftp://x/k' is not an http(s):// or file:// URL of plain characters (letters, digits and . _ ~ - / : % + = @)"},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		fresh_tree();
