@@ -318,9 +318,15 @@ static bool same_fingerprint(const char *a, const char *b)
 	return n == 40 && strncasecmp(a, b, 40) == 0;
 }
 
-static bool is_armored(const char *text, size_t len)
+/* Reads the key file KEY: 1 when it is armored, 0 when binary. */
+static int read_key(const char *key, char **text, size_t *len, char *err, size_t errlen)
 {
-	return len >= 10 && strncmp(text, "-----BEGIN", 10) == 0;
+	int r = mk_read_file(key, text, len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the key '%s': %s", key, strerror(-r));
+		return r;
+	}
+	return *len >= 10 && strncmp(*text, "-----BEGIN", 10) == 0;
 }
 
 static int dearmor(const char *key, const char *out_path, char *err, size_t errlen)
@@ -340,12 +346,10 @@ static int binary_key(const char *key, char **path, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	int r = mk_read_file(key, &text, &len);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read the key '%s': %s", key, strerror(-r));
+	int r = read_key(key, &text, &len, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	if (!is_armored(text, len)) {
+	if (r == 0) {
 		*path = xstrdup(key);
 		return 0;
 	}
@@ -367,12 +371,10 @@ int fetch_keyring(const char *key, const char *dest, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	int r = mk_read_file(key, &text, &len);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read the key '%s': %s", key, strerror(-r));
+	int r = read_key(key, &text, &len, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	if (!is_armored(text, len)) {
+	if (r == 0) {
 		r = mk_write_file_atomic(dest, text, len, 0644);
 		if (r < 0)
 			snprintf(err, errlen, "cannot write '%s': %s", dest, strerror(-r));

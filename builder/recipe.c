@@ -350,6 +350,20 @@ static int parse_attrs(struct ctx *c, json_t *root, struct recipe_layer *l)
 	return 0;
 }
 
+/* P.url and P.fingerprint of a signature or an apt source's key. */
+static int check_url_and_fingerprint(struct ctx *c, const char *p, const char *url, const char *fpr)
+{
+	if (!valid_url(url)) {
+		_cleanup_free_ char *up = xasprintf("%s.url", p);
+		return fail(c, up, "'%s' is not " URL_WANTED, url);
+	}
+	if (!valid_fingerprint(fpr)) {
+		_cleanup_free_ char *fp = xasprintf("%s.fingerprint", p);
+		return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
+	}
+	return 0;
+}
+
 /* "signature": a detached OpenPGP signature at URL, made by the key whose
  * primary fingerprint is pinned; the key is a file of the recipe tree
  * ("key") or downloaded ("key_url") and checked against the fingerprint. */
@@ -366,14 +380,8 @@ static int parse_signature(struct ctx *c, const char *p, json_t *sig, struct rec
 	    (r = get_str(c, gp, sig, "key_url", false, &a->sig_key_url)) < 0 ||
 	    (r = get_str(c, gp, sig, "fingerprint", true, &a->sig_fingerprint)) < 0)
 		return r;
-	if (!valid_url(a->sig_url)) {
-		_cleanup_free_ char *up = xasprintf("%s.url", gp);
-		return fail(c, up, "'%s' is not " URL_WANTED, a->sig_url);
-	}
-	if (!valid_fingerprint(a->sig_fingerprint)) {
-		_cleanup_free_ char *fp = xasprintf("%s.fingerprint", gp);
-		return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
-	}
+	if ((r = check_url_and_fingerprint(c, gp, a->sig_url, a->sig_fingerprint)) < 0)
+		return r;
 	if (!a->sig_key == !a->sig_key_url)
 		return fail(c, gp, "give the key as 'key' (a file in the recipe tree) or as 'key_url' "
 			    "(downloaded and checked against the fingerprint), one of the two");
@@ -503,15 +511,7 @@ static int parse_source(struct ctx *c, const char *p, json_t *v, struct recipe_a
 	    (r = get_str(c, kp, key, "url", true, &src->key_url)) < 0 ||
 	    (r = get_str(c, kp, key, "fingerprint", true, &src->key_fingerprint)) < 0)
 		return r;
-	if (!valid_url(src->key_url)) {
-		_cleanup_free_ char *up = xasprintf("%s.url", kp);
-		return fail(c, up, "'%s' is not " URL_WANTED, src->key_url);
-	}
-	if (!valid_fingerprint(src->key_fingerprint)) {
-		_cleanup_free_ char *fp = xasprintf("%s.fingerprint", kp);
-		return fail(c, fp, "expected 40 hex digits (an OpenPGP v4 fingerprint)");
-	}
-	return 0;
+	return check_url_and_fingerprint(c, kp, src->key_url, src->key_fingerprint);
 }
 
 static int parse_variants(struct ctx *c, json_t *root, struct recipe_layer *l)
