@@ -320,6 +320,7 @@ fp() { vm "$1" sudo sh -c "'$2'" | sha256sum | cut -d' ' -f1; }
 for what in \
 	"cjdns private key:cjdroute --cleanconf </etc/cjdroute.conf | grep privateKey" \
 	"cjdns address:cat /etc/cjdroute.conf | grep ipv6" \
+	"cjdns peer password:cat /var/lib/mkmesh/cjdns/peer-password" \
 	"yggdrasil key:grep PrivateKey /etc/yggdrasil/yggdrasil.conf" \
 	"Synapse signing key:cat /var/lib/matrix-synapse/keys/signing.key" \
 	"registration secret:cat /var/lib/matrix-synapse/keys/registration_shared_secret" \
