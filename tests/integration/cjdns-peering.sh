@@ -29,7 +29,7 @@ cjdroute=$(bash "$top/tests/lib/host-cjdroute.sh") || rc=$?
 
 tag=mkp$$
 nodes="a b c"
-declare -A ip4=([a]=10.77.0.1 [b]=10.77.0.2 [c]=10.77.0.3) pid=()
+declare -A ip4=([a]=10.77.0.1 [b]=10.77.0.2 [c]=10.77.0.3) ip6=([a]=fd77::1 [b]=fd77::2 [c]=fd77::3) pid=()
 peering_cleanup() {
 	local n
 	for n in "${!pid[@]}"; do kill -- -"${pid[$n]}" 2>/dev/null; done
@@ -56,6 +56,7 @@ for n in $nodes; do
 	ip -n "$tag-lan" link set "$tag-$n" master br0 up
 	ip -n "$tag-$n" link set lo up
 	ip -n "$tag-$n" addr add "${ip4[$n]}/24" broadcast 10.77.0.255 dev eth0
+	ip -n "$tag-$n" addr add "${ip6[$n]}/64" dev eth0 nodad
 	ip -n "$tag-$n" link set eth0 up
 done
 
@@ -201,7 +202,19 @@ check "... B no longer reaches A" fails reaches b a 8
 check "... same keys and address" test "$(conf b 'c["ipv6"]') $(conf b 'c["publicKey"]')" = "${fc[b]} ${key[b]}"
 check "... the password for incoming peers is kept" test "$(cat "$pw")" = "$password"
 
-# --- bad peer entries, refused by the check with the field named
+# --- an IPv6 peer: C lists A at [fd77::1]:port (cjdns' [::] interface)
+on a python3 "$status" --peer-info --address "[${ip6[a]}]" >"$work/a.peer.json"
+check "mkmesh-status --peer-info --address [${ip6[a]}]: A's IPv6 entry, with the port of its [::] interface" \
+	test "$(python3 -c 'import json,sys; print(*json.load(open(sys.argv[1])))' "$work/a.peer.json")" = "[${ip6[a]}]:$(conf a '[u for u in c["interfaces"]["UDPInterface"] if u["bind"].startswith("[::]:")][0]["bind"].rsplit(":", 1)[1]')"
+site c '[p]'
+step c
+check "C's IPv6 peer is in the connectTo of its [::] interface" \
+	test "$(conf c '[list(u["connectTo"]) for u in c["interfaces"]["UDPInterface"]]')" = "[[], ['[${ip6[a]}]:$port_a']]"
+check "C reaches A over the IPv6 peering" reaches c a 30
+site c '[]'
+step c
+check "... and not once the peer is removed" fails reaches c a 8
+
 for f in cjdns-address-hostname:address cjdns-key-short:publicKey cjdns-password-missing:password; do
 	cp "$top/tests/fixtures/site/bad/${f%%:*}.json" "$work/b/etc/mkmesh/site.json"
 	on b python3 "$lib/site" check >"$work/bad.out" 2>&1 && die "${f%%:*} passed the check"
