@@ -231,9 +231,11 @@ static void add_build_files(struct build *b)
 	json_t *layers = json_array();
 	for (size_t i = 0; i < r->n_layers; i++)
 		json_array_append_new(layers, json_string(r->layers[i]->name));
-	json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "target", r->name, "version",
-				 b->o.image_version, "arch", r->arch, "suite", r->suite, "built_by",
-				 "mkmesh " MKMESH_VERSION, "layers", layers);
+	/* "kind" (droplet, rpi): what the first-boot scripts go by (cjdns' LAN
+	 * beacons are on for the Pi only), whatever the recipe is called. */
+	json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "target", r->name, "kind", r->kind,
+				 "version", b->o.image_version, "arch", r->arch, "suite", r->suite,
+				 "built_by", "mkmesh " MKMESH_VERSION, "layers", layers);
 	_cleanup_free_ char *text = json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(info);
 	_cleanup_free_ char *withnl = xasprintf("%s\n", text);

@@ -144,8 +144,22 @@ static void notice_cb(void *userdata, const char *line)
 struct ctx {
 	struct do_api *api;
 	const char *token, *site_token;
+	json_t *site_doc; /* the site file: its cjdns peers' passwords */
 	char err[2048];
 };
+
+/* The secrets out of c->err: the tokens, and the cjdns peers' passwords
+ * (the site file goes to DigitalOcean as user-data). */
+static void scrub_secrets(struct ctx *c)
+{
+	json_t *peers = json_object_get(json_object_get(c->site_doc, "cjdns"), "peers"), *p;
+	size_t i;
+
+	mk_scrub(c->err, c->token);
+	mk_scrub(c->err, c->site_token);
+	json_array_foreach(peers, i, p)
+		mk_scrub(c->err, json_string_value(json_object_get(p, "password")));
+}
 
 static int api_fail(struct ctx *c, int r, const char *what)
 {
@@ -153,8 +167,7 @@ static int api_fail(struct ctx *c, int r, const char *what)
 		mk_log_error("%s: interrupted", what);
 		return r;
 	}
-	mk_scrub(c->err, c->token);
-	mk_scrub(c->err, c->site_token);
+	scrub_secrets(c);
 	mk_log_error("%s: %s%s", what, c->err,
 		     r == -MK_ERR_NETWORK ? "; check --api-url and the network, then run the command "
 					    "again (it carries on where it stopped)"
@@ -762,7 +775,7 @@ static int create_droplet(struct deploy *d)
 		}
 		if (!may_have_happened(&d->c, r) || attempt >= CREATE_TRIES)
 			return api_fail(&d->c, r, "creating the droplet failed");
-		mk_scrub(d->c.err, d->c.token);
+		scrub_secrets(&d->c);
 		mk_log_info("%s; looking whether the droplet was made before asking again", d->c.err);
 		if (http_sleep(http_backoff(attempt, NULL), false) < 0)
 			return -MK_ERR_INTERRUPTED;
@@ -988,6 +1001,7 @@ static int deploy_run(struct deploy *d)
 		return 1;
 	}
 	d->c.site_token = d->site.digitalocean_token;
+	d->c.site_doc = d->site.doc;
 	if (d->site.digitalocean_token && !strcmp(d->site.digitalocean_token, d->c.token))
 		mk_log_warn("the site file carries the same token as DIGITALOCEAN_TOKEN: the machine "
 			    "only needs a token scoped to domain read/update (README: 'a token for the "
@@ -1369,6 +1383,7 @@ static int destroy_run(struct destroy *x)
 		}
 		x->domain = x->site.domain;
 		x->c.site_token = x->site.digitalocean_token;
+		x->c.site_doc = x->site.doc;
 	}
 	x->c.api = do_api_new(x->api_url, x->c.token);
 	x->c.api->debug = debug_cb;

@@ -180,9 +180,49 @@ boot_with() {
 		-drive file="$work/seed-$name.iso",if=virtio,format=raw,readonly=on \
 		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:"$p"-:22"$fwd" \
 		-device virtio-net-pci,netdev=n0 \
+		-monitor unix:"$work/$name.monitor",server=on,wait=off \
 		-serial file:"$work/$name.console" &
 	vm_pids+=($!)
 	printf -v "port_$name" '%s' "$p"
+}
+
+# qemu_monitor NAME COMMAND: COMMAND in the QEMU monitor (HMP) of machine
+# NAME (booted by boot_with); prints the answer, fails when it is an error.
+qemu_monitor() {
+	python3 - "$work/$1.monitor" "$2" <<'EOF_PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+def answer():
+    buf = b""
+    try:
+        while not buf.endswith(b"(qemu) "):
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+    except socket.timeout:
+        pass
+    return buf.decode(errors="replace")
+answer()
+s.sendall(sys.argv[2].encode() + b"\n")
+out = answer().replace("(qemu) ", "").strip()
+lines = [l for l in out.splitlines() if l.strip() and sys.argv[2] not in l]
+print("\n".join(lines))
+sys.exit(1 if any(w in out.lower() for w in ("error", "could not", "invalid", "unknown")) else 0)
+EOF_PY
+}
+
+# fwd_udp NAME GUESTPORT: forwards a free UDP port of the host (127.0.0.1,
+# which the other machines reach as 10.0.2.2) to GUESTPORT of machine NAME,
+# while it runs (a port known only after boot, such as cjdns'); sets
+# udp_NAME_GUESTPORT to the host's port.
+fwd_udp() {
+	local hp
+	hp=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	qemu_monitor "$1" "hostfwd_add n0 udp:127.0.0.1:$hp-:$2" >/dev/null || return 1
+	printf -v "udp_$1_$2" '%s' "$hp"
 }
 
 # failed_units NAME [EXPECTED-UNIT]: once boot has finished, the units that

@@ -5,8 +5,13 @@
 # stamp /var/lib/mkmesh/<step>.done is written last.
 set -eu
 umask 022
-MK_STATE=/var/lib/mkmesh
-MK_SITE=/run/mkmesh/site.json
+# MKMESH_ROOT: a directory that stands for / in the machine's own paths (the
+# tests run steps in network namespaces, each with a root of its own);
+# MKMESH_LIB: where these helpers are. Unset on a machine.
+MK_ROOT=${MKMESH_ROOT:-}
+MK_LIB=${MKMESH_LIB:-/usr/lib/mkmesh}
+MK_STATE=$MK_ROOT/var/lib/mkmesh
+MK_SITE=$MK_ROOT/run/mkmesh/site.json
 
 # mk_say MESSAGE: to the journal (stdout of the unit) and the console.
 mk_say() {
@@ -32,15 +37,22 @@ mk_stamp() {
 }
 
 # mk_site KEY: a value from the checked site file ("" when absent).
-mk_site() { /usr/lib/mkmesh/site get "$1" || true; }
+mk_site() { "$MK_LIB/site" get "$1" || true; }
 
 # mk_has_layer NAME: is the layer in this image (/etc/mkmesh/build.json)?
 mk_has_layer() {
-	python3 -c 'import json,sys; sys.exit(0 if sys.argv[1] in json.load(open("/etc/mkmesh/build.json")).get("layers", []) else 1)' "$1" 2>/dev/null
+	python3 -c 'import json,sys; sys.exit(0 if sys.argv[1] in json.load(open(sys.argv[2])).get("layers", []) else 1)' "$1" "$MK_ROOT/etc/mkmesh/build.json" 2>/dev/null
 }
 
 # mk_random BYTES: that many random bytes, URL-safe base64 without padding.
 mk_random() { head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# mk_target: the kind of machine this image was built for ("droplet", "rpi"),
+# from /etc/mkmesh/build.json, which the build writes ("kind"; images built
+# before it was there have only the recipe's name, "target").
+mk_target() {
+	python3 -c 'import json,sys; b = json.load(open(sys.argv[1])); print(b.get("kind") or b.get("target") or "")' "$MK_ROOT/etc/mkmesh/build.json" 2>/dev/null || true
+}
 
 # mk_secret FILE OWNER:GROUP MODE: a random secret made once, on this machine.
 mk_secret() {
