@@ -18,16 +18,17 @@
 # federation on 8448 and Element's config.json; users registered with the
 # shared secret log in and exchange a message; in headless chromium, Element
 # shows its sign-in form for example.test, the site's admin signs in and sends
-# a message that a second user reads back (screenshots of each step); mkmesh-
-# status prints every address; the firewall drops a port nothing allows; the
-# machines share no secret; the image holds no private key or secret; a site
-# file with a bad domain and one with a missing field are reported on the
-# console and in the journal and leave synapse and nginx off; with no site
-# file at all nothing fails and no web service starts. Mesh names: machine one
-# (no token) prints the records to add; machine two (a token in its site file,
-# the DigitalOcean API fixture reached at QEMU's host address 10.0.2.2) makes
-# h.matrix and h.chat (AAAA to its cjdns address, CAA) and leaves the domain's
-# other records alone; after a reboot there is no duplicate.
+# a message that a second user reads back (screenshots of each step);
+# mkmesh-status prints every address; the firewall drops a port nothing
+# allows; the machines share no secret; the image holds no private key or
+# secret; a site file with a bad domain and one with a missing field are
+# reported on the console and in the journal and leave synapse and nginx off;
+# with no site file at all nothing fails and no web service starts. Mesh
+# names: machine one (no token) prints the records to add; machine two (a
+# token in its site file, the DigitalOcean API fixture reached at QEMU's host
+# address 10.0.2.2) makes h.matrix and h.chat (AAAA to its cjdns address, CAA)
+# and leaves the domain's other records alone; after a reboot there is no
+# duplicate.
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
 echo "services-boot: cjdroute is a STAND-IN made by the test, Element the real v1.11.22 build (their releases cannot be downloaded here)"
