@@ -51,7 +51,7 @@ const consoleLines = [];
 const failedRequests = [];
 const hsAnswers = []; // the homeserver's answers Element got, "STATUS URL"
 let step = 0;
-let page, browser;
+let page, browser, profile;
 
 async function shot(name) {
 	step++;
@@ -86,6 +86,7 @@ async function fail(what, err) {
 		console.error(`(no text: ${e.message})`);
 	}
 	if (browser) await browser.close().catch(() => {});
+	if (profile) fs.rmSync(profile, { recursive: true, force: true });
 	process.exit(1);
 }
 
@@ -134,7 +135,7 @@ async function dismissToasts() {
 
 async function main() {
 	fs.mkdirSync(args.shots, { recursive: true });
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "mkmesh-chromium-"));
+	profile = fs.mkdtempSync(path.join(os.tmpdir(), "mkmesh-chromium-"));
 	const rules = `MAP ${D} 127.0.0.1:${args.port}, MAP *.${D} 127.0.0.1:${args.port}, MAP * ~NOTFOUND`;
 	try {
 		browser = await puppeteer.launch({
