@@ -19,7 +19,11 @@ build_pkgs="gcc make pkg-config git ca-certificates
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
   curl jq zstd bc python3 file openssl
   qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils
-  nftables iproute2 util-linux dash iputils-ping"
+  nftables iproute2 util-linux dash iputils-ping
+  chromium"
+# chromium: the headless browser that services-boot signs in to Element with
+# (driven by puppeteer-core from tests/node; its fonts come with fontconfig's
+# Depends, fonts-dejavu-core).
 # The replay of the fuzz corpora in `make test` uses gcc's sanitizers:
 # libasan8 and libubsan1 are Depends of gcc (through libgcc-12-dev).
 # libFuzzer (libclang_rt.fuzzer) is only a Recommends of clang's packages.

@@ -1,29 +1,34 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# services-boot (cjdns and Element are STAND-INS here): builds the droplet
+# services-boot (cjdns is a STAND-IN here): builds the droplet
 # image with every services layer (cjdns, matrix, riot, web, yggdrasil) on sid,
 # whose archive has matrix-synapse. cjdns and Element releases cannot be
-# downloaded on this machine, so tests/fixtures/artifacts/make-standins.sh
-# makes stand-ins (a cjdroute that makes keys, an fc00::/8 address and a tun
-# interface but routes nothing; an "Element" with an index.html), signed with
-# a throwaway key, served from a loopback HTTP server and fetched, hashed and
-# signature-checked by the real fetch path from a copy of recipes/ in which
-# only their URLs, hashes and key differ.
+# downloaded on this machine: Element is the real Element Web v1.11.22 build
+# from $MKMESH_SHARED_DIR/upstream (default ../shared; skipped when it is not
+# there), cjdroute a stand-in (it makes keys, an fc00::/8 address and a tun
+# interface but routes nothing); tests/fixtures/artifacts/make-standins.sh
+# signs the Element tarball with a throwaway key, and both are served from a
+# loopback HTTP server and fetched, hashed and signature-checked by the real
+# fetch path from a copy of recipes/ in which only their URLs, hashes and key
+# differ.
 #
 # Checks: a tampered artifact stops the build (file, expected, actual hash);
 # two machines booted with a site file for example.test serve, through nginx
 # over TLS on forwarded ports, the client API, both .well-known documents,
 # federation on 8448 and Element's config.json; users registered with the
-# shared secret log in and exchange a message; mkmesh-status prints every
-# address; the firewall drops a port nothing allows; the machines share no
-# secret; the image holds no private key or secret; a site file with a bad
-# domain and one with a missing field are reported on the console and in the
-# journal and leave synapse and nginx off; with no site file at all nothing
-# fails and no web service starts. Mesh names: machine one (no token) prints
-# the records to add; machine two (a token in its site file, the DigitalOcean
-# API fixture reached at QEMU's host address 10.0.2.2) makes h.matrix and
-# h.chat (AAAA to its cjdns address, CAA) and leaves the domain's other
-# records alone; after a reboot there is no duplicate.
+# shared secret log in and exchange a message; in headless chromium, Element
+# shows its sign-in form for example.test, the site's admin signs in and sends
+# a message that a second user reads back (screenshots of each step);
+# mkmesh-status prints every address; the firewall drops a port nothing
+# allows; the machines share no secret; the image holds no private key or
+# secret; a site file with a bad domain and one with a missing field are
+# reported on the console and in the journal and leave synapse and nginx off;
+# with no site file at all nothing fails and no web service starts. Mesh
+# names: machine one (no token) prints the records to add; machine two (a
+# token in its site file, the DigitalOcean API fixture reached at QEMU's host
+# address 10.0.2.2) makes h.matrix and h.chat (AAAA to its cjdns address, CAA)
+# and leaves the domain's other records alone; after a reboot there is no
+# duplicate.
 # cjdns peering (needs the real cjdroute, not the stand-in): one's cjdns UDP
 # port is forwarded on the host (QEMU's monitor, hostfwd_add), two's site file
 # gets one's `mkmesh-status --peer-info` (address 10.0.2.2:<forwarded port>)
@@ -32,14 +37,21 @@
 # alice's message; machine none (no peer) cannot reach one's address.
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
-echo "services-boot: cjdns and Element are STAND-INS made by the test (their releases cannot be downloaded here)"
+echo "services-boot: cjdroute is a STAND-IN made by the test, Element the real v1.11.22 build (their releases cannot be downloaded here)"
 jqe() { jq -e "$@" >/dev/null; }
 D=example.test
 
 # --- stand-ins, served from loopback, and a recipe tree that points at them
 art=$work/artifacts
-bash "$top/tests/fixtures/artifacts/make-standins.sh" "$art" || die "making the stand-in artifacts failed"
+# The real Element Web build, from the shared folder of upstream inputs (test
+# data only: nothing outside tests/ uses it).
+element_src=${MKMESH_SHARED_DIR:-$top/../shared}/upstream/element-v1.11.22.tar.gz
+[ -f "$element_src" ] || skip "the real Element Web build is not at $element_src (MKMESH_SHARED_DIR)"
+bash "$top/tests/fixtures/artifacts/make-standins.sh" "$art" "$element_src" || die "making the test artifacts failed"
 . "$art/standins.env"
+[ -d "$top/tests/node/node_modules/puppeteer-core" ] || skip "puppeteer-core is missing from tests/node ('make test-deps')"
+chromium=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$chromium" ] || skip "chromium is missing ('make test-deps' installs Debian's)"
 serve_dir "$art"
 base_url=http://127.0.0.1:$http_port
 tree=$work/tree
@@ -50,8 +62,11 @@ cp "$art/element-test.gpg" "$tree/recipes/keys/element-test.gpg"
 jq --arg u "$base_url/cjdroute" --arg s "$cjdroute_sha256" \
 	'(.artifacts[] | select(.arch == "amd64")) |= (.url = $u | .sha256 = $s)' \
 	"$top/recipes/layers/cjdns.json" >"$tree/recipes/layers/cjdns.json"
-jq --arg u "$base_url/$element_file" --arg s "$element_sha256" --arg f "$element_fpr" \
-	'.artifacts[0] |= (.url = $u | .sha256 = $s | .signature.url = ($u + ".asc") |
+# Element as the shipped recipe has it: no pinned sha256, trusted by its
+# signature (the key a file here, not downloaded: the recipe's key_url is
+# Element's own server).
+jq --arg u "$base_url/$element_file" --arg f "$element_fpr" \
+	'.artifacts[0] |= (.url = $u | del(.sha256) | .signature.url = ($u + ".asc") |
 	  .signature.key = "keys/element-test.gpg" | del(.signature.key_url) | .signature.fingerprint = $f)' \
 	"$top/recipes/layers/riot.json" >"$tree/recipes/layers/riot.json"
 
@@ -84,6 +99,10 @@ image=$out/mkmesh-droplet-test-amd64.raw.gz
 manifest=$out/mkmesh-droplet-test-amd64.manifest.json
 check "manifest lists the layers" \
 	test "$(jq -r '[.layers[].name] | sort | join(",")' "$manifest")" = "base,cjdns,matrix,riot,web,yggdrasil"
+check "the build says Element is trusted by its signature, with the sha256 it saw" \
+	grep -q "artifact 'element-web' (layer 'riot') pins no sha256: trusted by its signature (key $element_fpr); its sha256 is $element_sha256" "$work/build.log"
+check "manifest records Element's sha256, as seen, and that its signature was checked" \
+	jqe --arg s "$element_sha256" '.artifacts[] | select(.name == "element-web") | .sha256 == $s and .signature_checked' "$manifest"
 check "manifest lists matrix-synapse, postgresql, nginx, certbot, yggdrasil" \
 	jqe '[.packages[].name] as $p | all("matrix-synapse", "postgresql", "nginx", "certbot", "yggdrasil"; . as $n | $p | index($n))' "$manifest"
 raw=$work/disk.raw
@@ -156,7 +175,8 @@ check "federation API on port 8448 ($fed)" jqe '.server.name | test("Synapse")' 
 config=$(tls one "chat.$D" "$p443" /config.json)
 check "chat.$D/config.json has base_url https://matrix.$D and server_name $D" \
 	jqe --arg u "https://matrix.$D" --arg d "$D" '.default_server_config["m.homeserver"] | .base_url == $u and .server_name == $d' <<<"$config"
-check "chat.$D serves the (stand-in) Element" bash -c "curl -sk --resolve chat.$D:$p443:127.0.0.1 https://chat.$D:$p443/ | grep -q 'Element'"
+check "chat.$D serves Element v1.11.22" \
+	bash -c "curl -sk --resolve chat.$D:$p443:127.0.0.1 https://chat.$D:$p443/version | grep -qx 1.11.22 && curl -sk --resolve chat.$D:$p443:127.0.0.1 https://chat.$D:$p443/ | grep -q '<title>Element</title>'"
 check "h.chat.$D serves Element's config.json too" \
 	bash -c "curl -sk --resolve h.chat.$D:$p443:127.0.0.1 https://h.chat.$D:$p443/config.json | jq -e '.default_server_config' >/dev/null"
 nginx_t=$(vm one sudo nginx -T 2>/dev/null)
@@ -215,6 +235,37 @@ got=$(api GET "/_matrix/client/v3/rooms/$room/messages?dir=b&limit=20" "$tok_b" 
 check "bob reads alice's message back ($got)" test "$got" = "$msg"
 check "registration is closed to everyone else" \
 	bash -c "curl -sk --resolve matrix.$D:$p443:127.0.0.1 -X POST https://matrix.$D:$p443/_matrix/client/v3/register -d '{}' | grep -q M_FORBIDDEN"
+
+# --- Element in a real browser: headless chromium signs in as the site's
+# first admin (password read over SSH into a variable, never printed), opens
+# the room bob invited it to, and sends a message that bob reads back through
+# the client API. A screenshot of each step in $work/element.
+tbr=$SECONDS
+admin=$(jq -r .admin.user "$work/site.json")
+admin_pw=$(vm one sudo cat /var/lib/mkmesh/secrets/matrix-admin-password)
+check "the admin's password is readable by root on the machine" test -n "$admin_pw"
+created=$(api POST /_matrix/client/v3/createRoom "$tok_b" \
+	"{\"preset\":\"private_chat\",\"name\":\"Browser test\",\"invite\":[\"@$admin:$D\"]}")
+room_b=$(jq -r .room_id <<<"$created" 2>/dev/null)
+[ "${room_b:0:1}" = '!' ] || echo "createRoom answered: ${created:-nothing}" >&2
+check "bob makes a room and invites @$admin:$D ($room_b)" test "${room_b:0:1}" = '!'
+bmsg="hello from Element $(openssl rand -hex 4)"
+shots=$work/element
+if ELEMENT_PASSWORD=$admin_pw CHROMIUM=$chromium node "$top/tests/node/element-signin.cjs" --domain "$D" --port "$p443" \
+	--user "$admin" --room "$room_b" --message "$bmsg" --shots "$shots" >"$work/element.log" 2>&1; then
+	erc=0
+else
+	erc=$?
+fi
+unset admin_pw
+cat "$work/element.log"
+check "Element in chromium: the sign-in form for $D, signed in as $admin, the message sent (exit $erc; screenshots in $shots)" \
+	test "$erc" = 0
+check "screenshots of each step" bash -c "ls '$shots'/0[1-6]-*.png >/dev/null && file '$shots'/01-*.png | grep -q 'PNG image'"
+got=$(api GET "/_matrix/client/v3/rooms/$room_b/messages?dir=b&limit=20" "$tok_b" |
+	jq -r --arg s "@$admin:$D" '.chunk[] | select(.type == "m.room.message" and .sender == $s) | .content.body')
+check "bob reads the admin's message from Element back ($got)" test "$got" = "$bmsg"
+echo "browser: $((SECONDS - tbr)) s"
 
 # --- mkmesh-status, console, firewall
 status=$(vm one mkmesh-status)
@@ -413,4 +464,4 @@ check "none: ping to one's cjdns address fails" no_ping
 st=$(vm none mkmesh-status)
 check "none: mkmesh-status says there is no site file" grep -q 'site: *none' <<<"$st"
 
-echo "services-boot: $checks checks passed in $((SECONDS - t0)) s (cjdns and Element were stand-ins)"
+echo "services-boot: $checks checks passed in $((SECONDS - t0)) s (cjdroute was a stand-in)"

@@ -22,7 +22,11 @@ sh "$top/tests/setup.d/binfmt.sh" >/dev/null 2>&1
 
 # --- stand-ins served from loopback, and a recipe tree that points at them
 art=$work/artifacts
-bash "$top/tests/fixtures/artifacts/make-standins.sh" "$art" || die "making the stand-in artifacts failed"
+# The real Element Web build, from the shared folder of upstream inputs (test
+# data only: nothing outside tests/ uses it).
+element_src=${MKMESH_SHARED_DIR:-$top/../shared}/upstream/element-v1.11.22.tar.gz
+[ -f "$element_src" ] || skip "the real Element Web build is not at $element_src (MKMESH_SHARED_DIR)"
+bash "$top/tests/fixtures/artifacts/make-standins.sh" "$art" "$element_src" || die "making the test artifacts failed"
 . "$art/standins.env"
 serve_dir "$art"
 base_url=http://127.0.0.1:$http_port
