@@ -349,6 +349,36 @@ static int xz_stream(int in, struct sink *s, struct mk_progress *prog)
 	return r;
 }
 
+/* Bytes of FD's data (not holes) before offset END. */
+static uint64_t data_before(int fd, off_t end)
+{
+	uint64_t n = 0;
+	off_t at = 0;
+	while (at < end) {
+		off_t data = lseek(fd, at, SEEK_DATA);
+		if (data < 0 || data >= end)
+			break;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		n += (uint64_t)(hole - data);
+		at = hole;
+	}
+	return n;
+}
+
+/* How big the whole output would have been, had WRITTEN bytes of it
+ * covered the input up to where IN was read: by the share of the disk's
+ * data read so far (holes compress to nearly nothing). */
+static uint64_t estimate_need(int in, off_t size, uint64_t written)
+{
+	off_t at = lseek(in, 0, SEEK_CUR);
+	uint64_t done = at > 0 ? data_before(in, at) : 0, all = data_before(in, size);
+	if (!done || !written)
+		return 0;
+	return (uint64_t)((double)written * (double)all / (double)done);
+}
+
 static void md_hex(EVP_MD_CTX *md, char out[65])
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
@@ -404,6 +434,8 @@ int output_compress(const char *raw, const char *dest, const char *method, const
 		r = -errno;
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write '%s' (%s): %s", dest, method, mk_strerror(r));
+		if (r == -ENOSPC || r == -EDQUOT)
+			res->need = estimate_need(in, st.st_size, s.size);
 		unlink(tmp);
 		mk_temp_forget(tmp);
 		return r;
