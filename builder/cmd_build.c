@@ -91,6 +91,7 @@ struct build {
 	json_t *artifacts;
 	char *raw;
 	uint64_t base_bytes, base_entries; /* the base part of the tree, when its disk was made now */
+	char *disk_text; /* the whole text of the disk stage's libguestfs failure */
 	struct rootfs_package *provenance; /* from the rootfs cache's .packages.tsv */
 	size_t n_provenance;
 	struct output_file image, manifest, sbom;
@@ -262,6 +263,15 @@ static void add_build_files(struct build *b)
 	b->handler->add_files(r, &b->compose);
 }
 
+/* The whole text of a libguestfs failure, for the disk stage's log. */
+static void keep_disk_text(struct build *b, struct disk *d)
+{
+	if (d->text) {
+		free(b->disk_text);
+		b->disk_text = TAKE_PTR(d->text);
+	}
+}
+
 /* Bump when what the base disk holds changes. */
 #define DISK_FORMAT "mkmesh-disk-4"
 /* Per target: the base-only and full variants, on two suites, used in turn
@@ -310,6 +320,7 @@ static int cached_base_disk(struct build *b)
 		if (rc == 0)
 			rc = b->handler->make_disk(&d, r, &b->compose);
 		int rc2 = disk_close(&d);
+		keep_disk_text(b, &d);
 		b->base_bytes = base.bytes;
 		b->base_entries = base.entries;
 		compose_result_release(&base);
@@ -347,7 +358,7 @@ static void diagnose_disk(struct build *b, int rc)
 				   .recipe_file = b->recipe->file, .tree_bytes = bytes, .tree_entries = entries};
 	_cleanup_free_ char *log = xasprintf("%s/logs/%s-disk.log", b->o.cache, b->recipe->name);
 	if (rc == -MK_ERR_GUESTFS) {
-		diagnose_disk_failure(log, &h, b->err, sizeof(b->err));
+		diagnose_disk_failure(log, &h, b->disk_text, b->err, sizeof(b->err));
 	} else if (rc == -ENOSPC || rc == -EDQUOT) {
 		/* On the host: the cache, where the disk and the tree are made. */
 		char fix[1024];
@@ -402,6 +413,7 @@ static int make_disk(struct build *b)
 			rc = b->handler->make_disk(&d, b->recipe, &b->compose);
 	}
 	int rc2 = disk_close(&d);
+	keep_disk_text(b, &d);
 	if (rc == 0)
 		rc = rc2;
 	if (rc < 0)
@@ -611,6 +623,7 @@ static void build_release(struct build *b)
 	free(b->manifest.path);
 	free(b->sbom.path);
 	free(b->bmap.path);
+	free(b->disk_text);
 	rootfs_packages_free(b->provenance, b->n_provenance);
 	recipe_free(b->recipe);
 	rebuild_release(&b->rb);

@@ -307,14 +307,15 @@ void diagnose_cache_full(const struct diagnose_hints *h, char *fix, size_t fix_l
 	no_space("", h, fix, fix_len);
 }
 
-void diagnose_disk_failure(const char *log_path, const struct diagnose_hints *h, char *err, size_t errlen)
+void diagnose_disk_failure(const char *log_path, const struct diagnose_hints *h, const char *whole, char *err,
+			   size_t errlen)
 {
 	/* "WHAT: TEXT": WHAT is mkmesh's, TEXT the tool's. */
 	char *sep = strstr(err, ": ");
 	if (!sep)
 		return;
-	_cleanup_free_ char *what = strndup(err, (size_t)(sep - err));
-	_cleanup_free_ char *text = xstrdup(sep + 2);
+	_cleanup_free_ char *what = xasprintf("%.*s", (int)(sep - err), err);
+	_cleanup_free_ char *text = xstrdup(whole ? whole : sep + 2);
 	char cause[512], fix[1024];
 	diagnose_disk_text(text, h, cause, sizeof(cause), fix, sizeof(fix));
 	/* The disk is a sparse file in the cache: when the cache filled up,
@@ -328,9 +329,9 @@ void diagnose_disk_failure(const char *log_path, const struct diagnose_hints *h,
 		return;
 	bool logged = false;
 	if (log_path) {
-		_cleanup_free_ char *whole = xasprintf("mkmesh: %s failed:\n%s%s", what, text,
+		_cleanup_free_ char *logged_text = xasprintf("mkmesh: %s failed:\n%s%s", what, text,
 						       text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
-		logged = mk_write_file_atomic(log_path, whole, strlen(whole), 0644) == 0;
+		logged = mk_write_file_atomic(log_path, logged_text, strlen(logged_text), 0644) == 0;
 	}
 	snprintf(err, errlen, "%s: %s%s%s%s%s%s", what, cause[0] ? cause : text, fix[0] ? "\n  fix: " : "",
 		 fix, logged ? "\n  its log is '" : "", logged ? log_path : "", logged ? "'" : "");

@@ -41,12 +41,14 @@ void diagnose_disk_text(const char *text, const struct diagnose_hints *h, char *
 			char *fix, size_t fix_len);
 
 /* ERR holds the disk stage's error, "WHAT: TEXT" (TEXT libguestfs's words,
- * perhaps many lines). When TEXT is more than one line or names a cause
- * mkmesh knows, TEXT goes whole to LOG_PATH and ERR becomes
+ * perhaps many lines, cut to what ERR holds); WHOLE, when not NULL, is all
+ * of TEXT. When TEXT is more than one line or names a cause mkmesh knows,
+ * it goes whole to LOG_PATH and ERR becomes
  *   WHAT: CAUSE
  *     fix: FIX
  *     its log is 'LOG_PATH'                                              */
-void diagnose_disk_failure(const char *log_path, const struct diagnose_hints *h, char *err, size_t errlen);
+void diagnose_disk_failure(const char *log_path, const struct diagnose_hints *h, const char *whole, char *err,
+			   size_t errlen);
 
 /* The fix when the cache H->cache_dir is full (which, what it has free). */
 void diagnose_cache_full(const struct diagnose_hints *h, char *fix, size_t fix_len);
