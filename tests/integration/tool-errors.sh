@@ -202,7 +202,7 @@ jq '.packages -= ["grub-pc"]' "$top/recipes/droplet.json" >"$work/dtree/recipes/
 build nogrub --recipes "$work/dtree/recipes" --cache "$cache"
 check "a recipe without grub-pc: fails" test "$rc" -ne 0
 check "... the first line is the appliance shell's, naming grub-probe" \
-	test "$(first_error nogrub)" = "mkmesh: error: grub-install: sh: 1: grub-probe: not found"
+	test "$(first_error nogrub)" = "mkmesh: error: install grub in the image: command: sh: 1: grub-probe: not found"
 check "... the fix names grub-pc and the recipe" \
 	grep -q "^  fix: the image has no grub: grub-probe, grub-install and update-grub come with the package grub-pc, which '$work/dtree/recipes/droplet.json' must have in its \"packages\"" "$work/nogrub.err"
 check "... nothing in the output directory" nothing_made nogrub
