@@ -289,7 +289,7 @@ void diagnose_disk_text(const char *text, const struct diagnose_hints *h, char *
 	} else {
 		/* The first line that says it is an error, else the last line. */
 		static const char *const errs[] = {"error: ", "Error: ", "E: ", " not found", "failed",
-						   "cannot ", "Cannot "};
+						   "cannot ", "Cannot ", "Could not ", "could not "};
 		at = first_line_with(text, errs, ELEMENTSOF(errs));
 		if (!at) {
 			const char *e = text + strlen(text);

@@ -161,8 +161,10 @@ TEST(disk_otherwise_the_first_error_line_or_the_last)
 	char cause[512], fix[1024];
 	diagnose_disk_text("debug: starting\nmke2fs: Could not allocate block\nmore\n", &disk_hints, cause,
 			   sizeof(cause), fix, sizeof(fix));
-	ASSERT_STREQ(cause, "more");
+	ASSERT_STREQ(cause, "mke2fs: Could not allocate block");
 	ASSERT_STREQ(fix, "");
+	diagnose_disk_text("starting\nthe end\n\n", &disk_hints, cause, sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "the end");
 	diagnose_disk_text("a\nparted: error: the partition is too small\nb\n", &disk_hints, cause, sizeof(cause),
 			   fix, sizeof(fix));
 	ASSERT_STREQ(cause, "parted: error: the partition is too small");
