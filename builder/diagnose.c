@@ -281,10 +281,11 @@ void diagnose_disk_text(const char *text, const struct diagnose_hints *h, char *
 	} else if ((at = strstr(text, "grub-install: error: ")) || (at = strstr(text, "grub-probe: error: ")) ||
 		   (at = strstr(text, "grub-mkconfig: error: "))) {
 		line_at(text, at, cause, cause_len);
-		if (strstr(cause, "/boot/grub") || strstr(cause, "i386-pc"))
+		if (strstr(cause, "/usr/lib/grub/i386-pc"))
 			snprintf(fix, fix_len,
-				 "grub-install runs inside the image, from the package grub-pc: '%s' must have "
-				 "\"grub-pc\" in its \"packages\" (not grub-efi-*), and a kernel (linux-image-amd64)",
+				 "the image has grub-install but not grub-pc's BIOS boot files (/usr/lib/grub/i386-pc): "
+				 "'%s' must have \"grub-pc\" in its \"packages\" (grub2-common or grub-efi-* alone "
+				 "cannot boot a droplet)",
 				 recipe);
 	} else {
 		/* The first line that says it is an error, else the last line. */

@@ -10,7 +10,8 @@
 # (binfmt_misc hidden by an empty mount in a mount namespace of its own, so
 # the runner's arm64 build beside this test is not touched); the output
 # directory on a 16 MiB tmpfs; a disk.size of 400M; a recipe without
-# grub-pc. Small builds: the base layer only.
+# grub-pc, and one with grub2-common instead (grub-install without its
+# i386-pc files). Small builds: the base layer only.
 . "$(dirname "$0")/lib.sh"
 command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed; run 'make deps'"
 
@@ -165,7 +166,7 @@ check "... nothing in the output directory" nothing_made fails
 # the shared cache (made once by the runner's and the other tests' builds,
 # or by the first build here): the output directory on a tmpfs too small
 # for the image, a disk too small for the root file system (twice, the
-# second time with -q), a recipe without grub-pc.
+# second time with -q), a recipe without grub-pc, one with grub2-common.
 cache=$MKMESH_TEST_CACHE
 mkdir -p "$work/outfull.out"
 mount -t tmpfs -o size=16m tmpfs "$work/outfull.out" || die "cannot mount a tmpfs (the test needs root)"
@@ -206,6 +207,14 @@ check "... the first line is the appliance shell's, naming grub-probe" \
 check "... the fix names grub-pc and the recipe" \
 	grep -q "^  fix: the image has no grub: grub-probe, grub-install and update-grub come with the package grub-pc, which '$work/dtree/recipes/droplet.json' must have in its \"packages\"" "$work/nogrub.err"
 check "... nothing in the output directory" nothing_made nogrub
+jq '.packages = ["linux-image-amd64", "grub2-common"]' "$top/recipes/droplet.json" >"$work/dtree/recipes/droplet.json"
+build grubcommon --recipes "$work/dtree/recipes" --cache "$cache"
+check "a recipe with grub2-common instead of grub-pc: fails" test "$rc" -ne 0
+check "... the first line is grub-install's own error" \
+	test "$(first_error grubcommon)" = "mkmesh: error: install grub in the image: command: grub-install: error: /usr/lib/grub/i386-pc/modinfo.sh doesn't exist. Please specify --target or --directory."
+check "... the fix names grub-pc and the recipe" \
+	grep -q "^  fix: the image has grub-install but not grub-pc's BIOS boot files (/usr/lib/grub/i386-pc): '$work/dtree/recipes/droplet.json' must have \"grub-pc\" in its \"packages\"" "$work/grubcommon.err"
+check "... nothing in the output directory" nothing_made grubcommon
 
 # arm64 without a binfmt handler, as mkmesh sees it.
 unshare -m sh -c "mount -t tmpfs none /proc/sys/fs/binfmt_misc && '$mkmesh' build rpi --suite trixie \

@@ -4,8 +4,8 @@
  * sid's expired Release, a captive page, a proxy asking for a login, a
  * package that does not exist) and on dpkg's and tar's own words; the
  * disk stage's libguestfs errors as real builds got them (tar in the
- * appliance on a disk.size of 400M, a recipe without grub-pc) and
- * grub-install's own error without grub-pc's i386-pc files. */
+ * appliance on a disk.size of 400M, a recipe without grub-pc, one with
+ * grub2-common instead: grub-install's own error). */
 #include "diagnose.h"
 #include "tests.h"
 #include "util.h"
@@ -149,11 +149,18 @@ TEST(grub_missing_names_grub_pc)
 TEST(grub_install_error_is_grubs_own)
 {
 	char cause[512], fix[1024];
-	_cleanup_free_ char *text = fixture("grub-install-no-i386-pc.log");
+	_cleanup_free_ char *text = fixture("guestfs-grub-install-no-i386-pc.log");
 	diagnose_disk_text(text, &disk_hints, cause, sizeof(cause), fix, sizeof(fix));
-	ASSERT_STREQ(cause, "grub-install: error: /usr/lib/grub/i386-pc/modinfo.sh doesn't exist. Please specify "
-			    "--target or --directory.");
-	ASSERT_TRUE(strstr(fix, "'recipes/droplet.json' must have \"grub-pc\" in its \"packages\"") != NULL);
+	ASSERT_STREQ(cause, "command: grub-install: error: /usr/lib/grub/i386-pc/modinfo.sh doesn't exist. Please "
+			    "specify --target or --directory.");
+	ASSERT_STREQ(fix, "the image has grub-install but not grub-pc's BIOS boot files (/usr/lib/grub/i386-pc): "
+			  "'recipes/droplet.json' must have \"grub-pc\" in its \"packages\" (grub2-common or "
+			  "grub-efi-* alone cannot boot a droplet)");
+	/* Another error of grub-install's: its line, no fix. */
+	diagnose_disk_text("command: grub-install: error: embedding is not possible.\n", &disk_hints, cause,
+			   sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "command: grub-install: error: embedding is not possible.");
+	ASSERT_STREQ(fix, "");
 }
 
 TEST(disk_otherwise_the_first_error_line_or_the_last)
