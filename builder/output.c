@@ -349,11 +349,15 @@ static int xz_stream(int in, struct sink *s, struct mk_progress *prog)
 	return r;
 }
 
-/* Bytes of FD's data (not holes) before offset END. */
-static uint64_t data_before(int fd, off_t end)
+/* Bytes of FD from FROM to END in 4 KiB blocks that are not all zeros
+ * (holes are skipped; ext4's zeroed inode tables are data but compress to
+ * nothing, so they must not count). */
+static uint64_t nonzero_bytes(int fd, off_t from, off_t end)
 {
+	enum { BLK = 4096, BUF = 1 << 20 };
+	_cleanup_free_ unsigned char *buf = xmalloc(BUF);
 	uint64_t n = 0;
-	off_t at = 0;
+	off_t at = from;
 	while (at < end) {
 		off_t data = lseek(fd, at, SEEK_DATA);
 		if (data < 0 || data >= end)
@@ -361,22 +365,35 @@ static uint64_t data_before(int fd, off_t end)
 		off_t hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || hole > end)
 			hole = end;
-		n += (uint64_t)(hole - data);
+		for (off_t p = data; p < hole;) {
+			size_t want = (size_t)(hole - p < BUF ? hole - p : BUF);
+			ssize_t got = pread(fd, buf, want, p);
+			if (got <= 0)
+				return n;
+			for (ssize_t b = 0; b < got; b += BLK) {
+				size_t len = (size_t)(got - b < BLK ? got - b : BLK);
+				if (!all_zero(buf + b, len))
+					n += len;
+			}
+			p += got;
+		}
 		at = hole;
 	}
 	return n;
 }
 
 /* How big the whole output would have been, had WRITTEN bytes of it
- * covered the input up to where IN was read: by the share of the disk's
- * data read so far (holes compress to nearly nothing). */
+ * covered the input up to where IN was read: the rest of the disk's
+ * non-zero blocks taken to compress as those before. */
 static uint64_t estimate_need(int in, off_t size, uint64_t written)
 {
 	off_t at = lseek(in, 0, SEEK_CUR);
-	uint64_t done = at > 0 ? data_before(in, at) : 0, all = data_before(in, size);
-	if (!done || !written)
+	if (at <= 0 || !written)
 		return 0;
-	return (uint64_t)((double)written * (double)all / (double)done);
+	uint64_t done = nonzero_bytes(in, 0, at), rest = nonzero_bytes(in, at, size);
+	if (!done)
+		return 0;
+	return written + (uint64_t)((double)written * (double)rest / (double)done);
 }
 
 static void md_hex(EVP_MD_CTX *md, char out[65])

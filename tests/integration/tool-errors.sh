@@ -180,6 +180,10 @@ need=$(sed -nE 's/.*the image needs about ([0-9]+)\.[0-9] MiB there.*/\1/p' "$wo
 check "... what it needs is more than the 16 MiB that did not hold it (${need:-?} MiB)" test "${need:-0}" -gt 16
 check "... nothing is left in the output directory, hidden files included" nothing_made outfull
 umount "$work/outfull.out"
+build outok --cache "$cache"
+real=$(($(stat -c %s "$work/outok.out/mkmesh-droplet-test-amd64.raw.gz") >> 20))
+check "... and it is about what the image then takes where it fits ($need MiB for $real MiB, within a quarter)" \
+	test $((need * 4)) -ge $((real * 3)) -a $((need * 4)) -le $((real * 5))
 
 mkdir -p "$work/dtree"
 cp -r "$top/recipes" "$top/overlays" "$work/dtree/"
