@@ -13,6 +13,7 @@
 #include "bmap.h"
 #include "commands.h"
 #include "compose.h"
+#include "diagnose.h"
 #include "disk.h"
 #include "fat.h"
 #include "fetch.h"
@@ -89,6 +90,8 @@ struct build {
 	struct compose_result composed;
 	json_t *artifacts;
 	char *raw;
+	uint64_t base_bytes, base_entries; /* the base part of the tree, when its disk was made now */
+	char *disk_text; /* the whole text of the disk stage's libguestfs failure */
 	struct rootfs_package *provenance; /* from the rootfs cache's .packages.tsv */
 	size_t n_provenance;
 	struct output_file image, manifest, sbom;
@@ -262,6 +265,15 @@ static void add_build_files(struct build *b)
 	b->handler->add_files(r, &b->compose);
 }
 
+/* The whole text of a libguestfs failure, for the disk stage's log. */
+static void keep_disk_text(struct build *b, struct disk *d)
+{
+	if (d->text) {
+		free(b->disk_text);
+		b->disk_text = TAKE_PTR(d->text);
+	}
+}
+
 /* Bump when what the base disk holds changes. */
 #define DISK_FORMAT "mkmesh-disk-4"
 /* Per target: the base-only and full variants, on two suites, used in turn
@@ -310,6 +322,9 @@ static int cached_base_disk(struct build *b)
 		if (rc == 0)
 			rc = b->handler->make_disk(&d, r, &b->compose);
 		int rc2 = disk_close(&d);
+		keep_disk_text(b, &d);
+		b->base_bytes = base.bytes;
+		b->base_entries = base.entries;
 		compose_result_release(&base);
 		if (rc == 0 && (rc = rc2) == 0)
 			rc = disk_clear_free_inodes(tmp, b->handler->root_part, b->err, sizeof(b->err));
@@ -332,7 +347,40 @@ static int cached_base_disk(struct build *b)
 	return 0;
 }
 
+/* A failure of libguestfs or of what ran in its appliance: the cause line,
+ * the fix, the whole text in the disk stage's log. */
+static void diagnose_disk(struct build *b, int rc)
+{
+	uint64_t bytes = b->base_bytes + b->composed.bytes, entries = b->base_entries + b->composed.entries;
+	struct stat st;
+	/* The base disk came from the cache: the packages' tarball for its size. */
+	if (!b->base_bytes && b->handler->finish && b->rootfs.tar_path && stat(b->rootfs.tar_path, &st) == 0)
+		bytes += (uint64_t)st.st_size;
+	struct diagnose_hints h = {.cache_dir = b->o.cache, .disk_size = b->recipe->disk.size,
+				   .recipe_file = b->recipe->file, .tree_bytes = bytes, .tree_entries = entries};
+	_cleanup_free_ char *log = xasprintf("%s/logs/%s-disk.log", b->o.cache, b->recipe->name);
+	if (rc == -MK_ERR_GUESTFS) {
+		diagnose_disk_failure(log, &h, b->disk_text, b->err, sizeof(b->err));
+	} else if (rc == -ENOSPC || rc == -EDQUOT) {
+		/* On the host: the cache, where the disk and the tree are made. */
+		char fix[1024];
+		diagnose_cache_full(&h, fix, sizeof(fix));
+		size_t n = strlen(b->err);
+		snprintf(b->err + n, sizeof(b->err) - n, "\n  fix: %s", fix);
+	}
+}
+
+static int make_disk(struct build *b);
+
 static int stage_disk(struct build *b)
+{
+	int rc = make_disk(b);
+	if (rc < 0 && !mk_interrupted)
+		diagnose_disk(b, rc);
+	return rc;
+}
+
+static int make_disk(struct build *b)
 {
 	struct disk d;
 	_cleanup_free_ char *workdir = xasprintf("%s/work", b->o.cache);
@@ -367,6 +415,7 @@ static int stage_disk(struct build *b)
 			rc = b->handler->make_disk(&d, b->recipe, &b->compose);
 	}
 	int rc2 = disk_close(&d);
+	keep_disk_text(b, &d);
 	if (rc == 0)
 		rc = rc2;
 	if (rc < 0)
@@ -421,6 +470,17 @@ static int write_bmap(struct build *b, const char *image_name)
 	return 0;
 }
 
+/* A write into the output directory that found it full: which, how much. */
+static void output_full_fix(struct build *b, int rc, const char *what, uint64_t need)
+{
+	if (rc != -ENOSPC && rc != -EDQUOT)
+		return;
+	char fix[1024];
+	diagnose_output_full(b->o.out, what, need, fix, sizeof(fix));
+	size_t n = strlen(b->err);
+	snprintf(b->err + n, sizeof(b->err) - n, "\n  fix: %s", fix);
+}
+
 static int stage_output(struct build *b)
 {
 	_cleanup_free_ char *name = image_name(b);
@@ -440,12 +500,16 @@ static int stage_output(struct build *b)
 			     sizeof(b->err));
 	if (rc == 0)
 		mk_prune_older(chunks, started - 1);
-	if (rc < 0)
+	if (rc < 0) {
+		output_full_fix(b, rc, "the image", b->image.need);
 		return rc;
+	}
 	/* From here on a failure must not leave this image behind either. */
 	mk_temp_register(dest);
-	if (b->handler->bmap && (rc = write_bmap(b, name)) < 0)
+	if (b->handler->bmap && (rc = write_bmap(b, name)) < 0) {
+		output_full_fix(b, rc, "the block map", 0);
 		return rc;
+	}
 	_cleanup_free_ char *detail = xasprintf("%.1f MiB", b->image.size / 1048576.0);
 	stage_end(b, detail);
 	return 0;
@@ -523,6 +587,7 @@ static int stage_manifest(struct build *b)
 	if (rc < 0) {
 		unlink(dest);
 		unlink(sbom_dest);
+		output_full_fix(b, rc, "the manifest", 0);
 		return rc;
 	}
 	mk_temp_forget(b->image.path);
@@ -560,6 +625,7 @@ static void build_release(struct build *b)
 	free(b->manifest.path);
 	free(b->sbom.path);
 	free(b->bmap.path);
+	free(b->disk_text);
 	rootfs_packages_free(b->provenance, b->n_provenance);
 	recipe_free(b->recipe);
 	rebuild_release(&b->rb);

@@ -209,3 +209,150 @@ void diagnose_apt_failure(const char *tool, int status, const char *log_path,
 	snprintf(err, errlen, "%s failed (exit %d)%s%s%s%s\n  its log is '%s'", tool, status,
 		 cause[0] ? ": " : "", cause, fix[0] ? "\n  fix: " : "", fix, log_path);
 }
+
+/* A size as a recipe writes it: "4G", "600M". */
+static void recipe_size(uint64_t n, char *out, size_t len)
+{
+	if (n && n % (1ULL << 30) == 0)
+		snprintf(out, len, "%lluG", (unsigned long long)(n >> 30));
+	else
+		snprintf(out, len, "%lluM", (unsigned long long)((n + (1ULL << 20) - 1) >> 20));
+}
+
+/* The first place in TEXT where one of NEEDLES is. */
+static const char *first_line_with(const char *text, const char *const *needles, size_t n)
+{
+	const char *best = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *at = strstr(text, needles[i]);
+		if (at && (!best || at < best))
+			best = at;
+	}
+	return best;
+}
+
+/* The commands grub's packages bring, as sh names a missing one. */
+static const char *missing_grub_program(const char *text)
+{
+	static const char *const progs[] = {"grub-probe: not found", "grub-install: not found",
+					    "update-grub: not found", "grub-mkconfig: not found",
+					    "grub-probe: command not found", "grub-install: command not found",
+					    "update-grub: command not found"};
+	return first_line_with(text, progs, ELEMENTSOF(progs));
+}
+
+void diagnose_disk_text(const char *text, const struct diagnose_hints *h, char *cause, size_t cause_len,
+			char *fix, size_t fix_len)
+{
+	const char *recipe = h->recipe_file ? h->recipe_file : "the recipe";
+	const char *at;
+
+	cause[0] = fix[0] = '\0';
+	if ((at = strstr(text, "No space left on device"))) {
+		line_at(text, at, cause, cause_len);
+		char have[32], tree[32], want[32];
+		/* ext4 gives every file whole 4 KiB blocks, and keeps inode
+		 * tables and the reserved blocks: the tree's bytes, a block per
+		 * entry, and a quarter more, in steps of 256M. */
+		uint64_t need = (h->tree_bytes + h->tree_entries * 4096) / 4 * 5;
+		need = (need + (256ULL << 20) - 1) / (256ULL << 20) * (256ULL << 20);
+		if (need <= h->disk_size)
+			need = h->disk_size + (256ULL << 20);
+		recipe_size(h->disk_size, have, sizeof(have));
+		human(h->tree_bytes, tree, sizeof(tree));
+		recipe_size(need, want, sizeof(want));
+		if (h->tree_bytes)
+			snprintf(fix, fix_len,
+				 "the root file system does not fit on the disk: '%s' has \"disk\": {\"size\": \"%s\"} "
+				 "and the tree is about %s in %llu files and directories; make disk.size at least "
+				 "\"%s\" (or leave layers out with --without)",
+				 recipe, have, tree, (unsigned long long)h->tree_entries, want);
+		else
+			snprintf(fix, fix_len,
+				 "the root file system does not fit on the disk: '%s' has \"disk\": {\"size\": \"%s\"}; "
+				 "make disk.size bigger (or leave layers out with --without)",
+				 recipe, have);
+	} else if ((at = missing_grub_program(text))) {
+		line_at(text, at, cause, cause_len);
+		snprintf(fix, fix_len,
+			 "the image has no grub: grub-probe, grub-install and update-grub come with the package "
+			 "grub-pc, which '%s' must have in its \"packages\" (with a kernel, linux-image-amd64)",
+			 recipe);
+	} else if ((at = strstr(text, "grub-install: error: ")) || (at = strstr(text, "grub-probe: error: ")) ||
+		   (at = strstr(text, "grub-mkconfig: error: "))) {
+		line_at(text, at, cause, cause_len);
+		if (strstr(cause, "/usr/lib/grub/i386-pc"))
+			snprintf(fix, fix_len,
+				 "the image has grub-install but not grub-pc's BIOS boot files (/usr/lib/grub/i386-pc): "
+				 "'%s' must have \"grub-pc\" in its \"packages\" (grub2-common or grub-efi-* alone "
+				 "cannot boot a droplet)",
+				 recipe);
+	} else {
+		/* The first line that says it is an error, else the last line. */
+		static const char *const errs[] = {"error: ", "Error: ", "E: ", " not found", "failed",
+						   "cannot ", "Cannot ", "Could not ", "could not "};
+		at = first_line_with(text, errs, ELEMENTSOF(errs));
+		if (!at) {
+			const char *e = text + strlen(text);
+			while (e > text && (e[-1] == '\n' || e[-1] == ' '))
+				e--;
+			at = e > text ? e - 1 : NULL;
+		}
+		if (at)
+			line_at(text, at, cause, cause_len);
+	}
+}
+
+void diagnose_cache_full(const struct diagnose_hints *h, char *fix, size_t fix_len)
+{
+	no_space("", h, fix, fix_len);
+}
+
+void diagnose_disk_failure(const char *log_path, const struct diagnose_hints *h, const char *whole, char *err,
+			   size_t errlen)
+{
+	/* "WHAT: TEXT": WHAT is mkmesh's, TEXT the tool's. */
+	char *sep = strstr(err, ": ");
+	if (!sep)
+		return;
+	_cleanup_free_ char *what = xasprintf("%.*s", (int)(sep - err), err);
+	_cleanup_free_ char *text = xstrdup(whole ? whole : sep + 2);
+	char cause[512], fix[1024];
+	diagnose_disk_text(text, h, cause, sizeof(cause), fix, sizeof(fix));
+	/* The disk is a sparse file in the cache: when the cache filled up,
+	 * the appliance's writes failed too. */
+	struct statvfs st;
+	if (strstr(cause, "No space left on device") && h->cache_dir && statvfs(h->cache_dir, &st) == 0 &&
+	    (uint64_t)st.f_bavail * st.f_frsize < CACHE_NEARLY_FULL)
+		no_space("", h, fix, sizeof(fix));
+	bool many = strchr(text, '\n') && text[strcspn(text, "\n") + 1] != '\0';
+	if (!many && !fix[0])
+		return;
+	bool logged = false;
+	if (log_path) {
+		_cleanup_free_ char *logged_text = xasprintf("mkmesh: %s failed:\n%s%s", what, text,
+						       text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
+		logged = mk_write_file_atomic(log_path, logged_text, strlen(logged_text), 0644) == 0;
+	}
+	snprintf(err, errlen, "%s: %s%s%s%s%s%s", what, cause[0] ? cause : text, fix[0] ? "\n  fix: " : "",
+		 fix, logged ? "\n  its log is '" : "", logged ? log_path : "", logged ? "'" : "");
+}
+
+void diagnose_output_full(const char *dir, const char *what, uint64_t need, char *fix, size_t fix_len)
+{
+	struct statvfs st;
+	char avail[32] = "?", total[32] = "?", needed[96] = "";
+	if (statvfs(dir, &st) == 0) {
+		human((uint64_t)st.f_bavail * st.f_frsize, avail, sizeof(avail));
+		human((uint64_t)st.f_blocks * st.f_frsize, total, sizeof(total));
+	}
+	if (need) {
+		char n[32];
+		human(need, n, sizeof(n));
+		snprintf(needed, sizeof(needed), "%s needs about %s there, and ", what, n);
+	}
+	snprintf(fix, fix_len,
+		 "the output directory '%s' is full: %s%s of %s is free (nothing half-written was left "
+		 "in it); free space there, or give --out DIR on a bigger disk",
+		 dir, needed, avail, total);
+}

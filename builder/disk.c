@@ -18,6 +18,8 @@ int disk_fail(struct disk *d, const char *what)
 {
 	const char *e = d->g ? guestfs_last_error(d->g) : NULL;
 	snprintf(d->err, d->errlen, "%s: %s", what, e ? e : "libguestfs failed");
+	free(d->text);
+	d->text = e ? xstrdup(e) : NULL;
 	return -MK_ERR_GUESTFS;
 }
 
@@ -324,10 +326,13 @@ int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const ch
 	char *const argv[] = {cmd, NULL};
 	char *out = guestfs_debug(d->g, "sh", argv);
 	if (!out || !strstr(out, "seed-set")) {
-		if (out)
+		if (out) {
 			snprintf(d->err, d->errlen, "set the hash seed of %s: %s", dev, out);
-		free(out);
-		return out ? -MK_ERR_GUESTFS : disk_fail(d, "set the hash seed");
+			free(d->text);
+			d->text = out;
+			return -MK_ERR_GUESTFS;
+		}
+		return disk_fail(d, "set the hash seed");
 	}
 	free(out);
 	return 0;

@@ -14,6 +14,10 @@ struct disk {
 	char *path;
 	char *err;      /* the caller's buffer, filled with libguestfs' words */
 	size_t errlen;
+	/* The whole of the last failure's text (libguestfs's error: what ran
+	 * in the appliance and all of its output, perhaps thousands of lines,
+	 * where err holds what fits); kept by disk_close, the caller's to free. */
+	char *text;
 };
 
 /* Creates a sparse raw file of SIZE bytes at PATH and starts the appliance.

@@ -349,6 +349,53 @@ static int xz_stream(int in, struct sink *s, struct mk_progress *prog)
 	return r;
 }
 
+/* Bytes of FD from FROM to END in 4 KiB blocks that are not all zeros
+ * (holes are skipped; ext4's zeroed inode tables are data but compress to
+ * nothing, so they must not count). */
+static uint64_t nonzero_bytes(int fd, off_t from, off_t end)
+{
+	enum { BLK = 4096, BUF = 1 << 20 };
+	_cleanup_free_ unsigned char *buf = xmalloc(BUF);
+	uint64_t n = 0;
+	off_t at = from;
+	while (at < end) {
+		off_t data = lseek(fd, at, SEEK_DATA);
+		if (data < 0 || data >= end)
+			break;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		for (off_t p = data; p < hole;) {
+			size_t want = (size_t)(hole - p < BUF ? hole - p : BUF);
+			ssize_t got = pread(fd, buf, want, p);
+			if (got <= 0)
+				return n;
+			for (ssize_t b = 0; b < got; b += BLK) {
+				size_t len = (size_t)(got - b < BLK ? got - b : BLK);
+				if (!all_zero(buf + b, len))
+					n += len;
+			}
+			p += got;
+		}
+		at = hole;
+	}
+	return n;
+}
+
+/* How big the whole output would have been, had WRITTEN bytes of it
+ * covered the input up to where IN was read: the rest of the disk's
+ * non-zero blocks taken to compress as those before. */
+static uint64_t estimate_need(int in, off_t size, uint64_t written)
+{
+	off_t at = lseek(in, 0, SEEK_CUR);
+	if (at <= 0 || !written)
+		return 0;
+	uint64_t done = nonzero_bytes(in, 0, at), rest = nonzero_bytes(in, at, size);
+	if (!done)
+		return 0;
+	return written + (uint64_t)((double)written * (double)rest / (double)done);
+}
+
 static void md_hex(EVP_MD_CTX *md, char out[65])
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
@@ -404,6 +451,8 @@ int output_compress(const char *raw, const char *dest, const char *method, const
 		r = -errno;
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write '%s' (%s): %s", dest, method, mk_strerror(r));
+		if (r == -ENOSPC || r == -EDQUOT)
+			res->need = estimate_need(in, st.st_size, s.size);
 		unlink(tmp);
 		mk_temp_forget(tmp);
 		return r;

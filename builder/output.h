@@ -12,6 +12,10 @@ struct output_file {
 	char *path;
 	char sha256[65];
 	uint64_t size;
+	/* After a failed write (ENOSPC): about how big the whole file would
+	 * have been, from what was written and how much of the disk's data
+	 * it covered; 0 when not known. */
+	uint64_t need;
 };
 
 /* Compresses RAW ("gzip", "zstd", or "xz" through the xz program) into DEST

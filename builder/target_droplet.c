@@ -59,7 +59,7 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 		"echo \"grub-install on $disk, the disk holding /boot\"; "
 		"grub-install --target=i386-pc \"$disk\"; update-grub",
 		NULL};
-	if ((rc = disk_command(d, "grub-install", install)) < 0)
+	if ((rc = disk_command(d, "install grub in the image", install)) < 0)
 		return rc;
 	if (guestfs_fstrim(g, "/", -1) < 0)
 		return disk_fail(d, "trim the file system");

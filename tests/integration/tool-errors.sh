@@ -8,8 +8,10 @@
 # loopback; a package from an extra apt source whose postinst fails (a
 # signed repository on loopback); arm64 without a binfmt handler
 # (binfmt_misc hidden by an empty mount in a mount namespace of its own, so
-# the runner's arm64 build beside this test is not touched). Small builds:
-# the base layer only.
+# the runner's arm64 build beside this test is not touched); the output
+# directory on a 16 MiB tmpfs; a disk.size of 400M; a recipe without
+# grub-pc, and one with grub2-common instead (grub-install without its
+# i386-pc files). Small builds: the base layer only.
 . "$(dirname "$0")/lib.sh"
 command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed; run 'make deps'"
 
@@ -159,6 +161,64 @@ check "... the fix says a maintainer script failed and where its words are" \
 	grep -q "^  fix: a package's maintainer script failed inside the new system" "$work/fails.err"
 check "... the script's own words are in the log" grep -q 'mkmesh-test-fails: failing on purpose' "$work/cache/logs/droplet-rootfs.log"
 check "... nothing in the output directory" nothing_made fails
+
+# The disk and output stages, on the base layer's root file system from
+# the shared cache (made once by the runner's and the other tests' builds,
+# or by the first build here): the output directory on a tmpfs too small
+# for the image, a disk too small for the root file system (twice, the
+# second time with -q), a recipe without grub-pc, one with grub2-common.
+cache=$MKMESH_TEST_CACHE
+mkdir -p "$work/outfull.out"
+mount -t tmpfs -o size=16m tmpfs "$work/outfull.out" || die "cannot mount a tmpfs (the test needs root)"
+build outfull --cache "$cache"
+check "an output directory too small for the image: fails" test "$rc" -ne 0
+check "... the first line is the failed write's errno" \
+	test "$(first_error outfull)" = "mkmesh: error: cannot write '$work/outfull.out/mkmesh-droplet-test-amd64.raw.gz' (gzip): No space left on device"
+check "... the fix names the directory, what the image needs, what is free, and --out" \
+	grep -qE "^  fix: the output directory '$work/outfull.out' is full: the image needs about [0-9.]+ MiB there, and [0-9.]+ MiB of 16.0 MiB is free \(nothing half-written was left in it\); free space there, or give --out DIR on a bigger disk$" "$work/outfull.err"
+need=$(sed -nE 's/.*the image needs about ([0-9]+)\.[0-9] MiB there.*/\1/p' "$work/outfull.err")
+check "... what it needs is more than the 16 MiB that did not hold it (${need:-?} MiB)" test "${need:-0}" -gt 16
+check "... nothing is left in the output directory, hidden files included" nothing_made outfull
+umount "$work/outfull.out"
+build outok --cache "$cache"
+real=$(($(stat -c %s "$work/outok.out/mkmesh-droplet-test-amd64.raw.gz") >> 20))
+check "... and it is about what the image then takes where it fits ($need MiB for $real MiB, within a quarter)" \
+	test $((need * 4)) -ge $((real * 3)) -a $((need * 4)) -le $((real * 5))
+
+mkdir -p "$work/dtree"
+cp -r "$top/recipes" "$top/overlays" "$work/dtree/"
+jq '.disk.size = "400M"' "$top/recipes/droplet.json" >"$work/dtree/recipes/droplet.json"
+build small --recipes "$work/dtree/recipes" --cache "$cache"
+check "a disk too small for the root file system: fails" test "$rc" -ne 0
+check "... the first line is tar's own, in the appliance" \
+	grep -qE "^mkmesh: error: unpack the tree into the image: tar: [^ ]+: Cannot write: No space left on device$" "$work/small.err"
+check "... the fix names the recipe's disk.size, the tree's size and a size that holds it" \
+	grep -qE "^  fix: the root file system does not fit on the disk: '$work/dtree/recipes/droplet.json' has \"disk\": \{\"size\": \"400M\"\} and the tree is about [0-9.]+ MiB in [0-9]+ files and directories; make disk.size at least \"[0-9]+[MG]\"" "$work/small.err"
+check "... then the log, with all of libguestfs's words" \
+	grep -q "^  its log is '$cache/logs/droplet-disk.log'$" "$work/small.err"
+check "... nothing in the output directory" nothing_made small
+build small-q --recipes "$work/dtree/recipes" --cache "$cache" -q
+# (tar names the file it was writing)
+same_file() { sed -E 's/tar: [^ ]+: Cannot write/tar: FILE: Cannot write/' "$@"; }
+check "... -q shows the same cause, fix and log, and nothing else" \
+	test "$(same_file "$work/small-q.err")" = "$(grep -A2 '^mkmesh: error' "$work/small.err" | same_file)"
+
+jq '.packages -= ["grub-pc"]' "$top/recipes/droplet.json" >"$work/dtree/recipes/droplet.json"
+build nogrub --recipes "$work/dtree/recipes" --cache "$cache"
+check "a recipe without grub-pc: fails" test "$rc" -ne 0
+check "... the first line is the appliance shell's, naming grub-probe" \
+	test "$(first_error nogrub)" = "mkmesh: error: install grub in the image: command: sh: 1: grub-probe: not found"
+check "... the fix names grub-pc and the recipe" \
+	grep -q "^  fix: the image has no grub: grub-probe, grub-install and update-grub come with the package grub-pc, which '$work/dtree/recipes/droplet.json' must have in its \"packages\"" "$work/nogrub.err"
+check "... nothing in the output directory" nothing_made nogrub
+jq '.packages = ["linux-image-amd64", "grub2-common"]' "$top/recipes/droplet.json" >"$work/dtree/recipes/droplet.json"
+build grubcommon --recipes "$work/dtree/recipes" --cache "$cache"
+check "a recipe with grub2-common instead of grub-pc: fails" test "$rc" -ne 0
+check "... the first line is grub-install's own error" \
+	test "$(first_error grubcommon)" = "mkmesh: error: install grub in the image: command: grub-install: error: /usr/lib/grub/i386-pc/modinfo.sh doesn't exist. Please specify --target or --directory."
+check "... the fix names grub-pc and the recipe" \
+	grep -q "^  fix: the image has grub-install but not grub-pc's BIOS boot files (/usr/lib/grub/i386-pc): '$work/dtree/recipes/droplet.json' must have \"grub-pc\" in its \"packages\"" "$work/grubcommon.err"
+check "... nothing in the output directory" nothing_made grubcommon
 
 # arm64 without a binfmt handler, as mkmesh sees it.
 unshare -m sh -c "mount -t tmpfs none /proc/sys/fs/binfmt_misc && '$mkmesh' build rpi --suite trixie \

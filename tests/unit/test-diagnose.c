@@ -2,7 +2,10 @@
 /* Reading a failed tool's log: the line that names the cause and the fix,
  * on logs of real mmdebstrap runs on this archive (tests/fixtures/logs:
  * sid's expired Release, a captive page, a proxy asking for a login, a
- * package that does not exist) and on dpkg's and tar's own words. */
+ * package that does not exist) and on dpkg's and tar's own words; the
+ * disk stage's libguestfs errors as real builds got them (tar in the
+ * appliance on a disk.size of 400M, a recipe without grub-pc, one with
+ * grub2-common instead: grub-install's own error). */
 #include "diagnose.h"
 #include "tests.h"
 #include "util.h"
@@ -100,4 +103,119 @@ TEST(otherwise_the_first_e_line_that_is_a_cause)
 	ASSERT_STREQ(cause, "mmdebstrap failed to run");
 	diagnose_apt_text("nothing here\n", &hints, cause, sizeof(cause), fix, sizeof(fix));
 	ASSERT_STREQ(cause, "");
+}
+
+static const struct diagnose_hints disk_hints = {.recipe_file = "recipes/droplet.json", .disk_size = 400ULL << 20,
+						 .tree_bytes = 490000000, .tree_entries = 20000};
+
+static char *fixture(const char *name)
+{
+	char path[256];
+	char *text = NULL;
+	snprintf(path, sizeof(path), "tests/fixtures/logs/%s", name);
+	if (mk_read_file(path, &text, NULL) < 0) {
+		fprintf(stderr, "cannot read %s (run from the top of the tree)\n", path);
+		abort();
+	}
+	return text;
+}
+
+TEST(disk_too_small_names_disk_size_and_the_tree)
+{
+	char cause[512], fix[1024];
+	_cleanup_free_ char *text = fixture("guestfs-tar-nospace.log");
+	diagnose_disk_text(text, &disk_hints, cause, sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "tar: usr/libexec/sudo/group_file.so: Cannot write: No space left on device");
+	/* (490000000 + 20000 blocks of 4 KiB) * 5/4, in steps of 256M */
+	ASSERT_STREQ(fix, "the root file system does not fit on the disk: 'recipes/droplet.json' has \"disk\": "
+			  "{\"size\": \"400M\"} and the tree is about 467.3 MiB in 20000 files and directories; "
+			  "make disk.size at least \"768M\" (or leave layers out with --without)");
+	struct diagnose_hints big = disk_hints;
+	big.tree_bytes = 3ULL << 30;
+	diagnose_disk_text(text, &big, cause, sizeof(cause), fix, sizeof(fix));
+	ASSERT_TRUE(strstr(fix, "about 3.0 GiB in 20000 files") != NULL);
+	ASSERT_TRUE(strstr(fix, "at least \"4G\"") != NULL);
+}
+
+TEST(grub_missing_names_grub_pc)
+{
+	char cause[512], fix[1024];
+	_cleanup_free_ char *text = fixture("guestfs-grub-probe-missing.log");
+	diagnose_disk_text(text, &disk_hints, cause, sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "command: sh: 1: grub-probe: not found");
+	ASSERT_TRUE(strstr(fix, "the package grub-pc, which 'recipes/droplet.json' must have in its \"packages\"") != NULL);
+}
+
+TEST(grub_install_error_is_grubs_own)
+{
+	char cause[512], fix[1024];
+	_cleanup_free_ char *text = fixture("guestfs-grub-install-no-i386-pc.log");
+	diagnose_disk_text(text, &disk_hints, cause, sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "command: grub-install: error: /usr/lib/grub/i386-pc/modinfo.sh doesn't exist. Please "
+			    "specify --target or --directory.");
+	ASSERT_STREQ(fix, "the image has grub-install but not grub-pc's BIOS boot files (/usr/lib/grub/i386-pc): "
+			  "'recipes/droplet.json' must have \"grub-pc\" in its \"packages\" (grub2-common or "
+			  "grub-efi-* alone cannot boot a droplet)");
+	/* Another error of grub-install's: its line, no fix. */
+	diagnose_disk_text("command: grub-install: error: embedding is not possible.\n", &disk_hints, cause,
+			   sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "command: grub-install: error: embedding is not possible.");
+	ASSERT_STREQ(fix, "");
+}
+
+TEST(disk_otherwise_the_first_error_line_or_the_last)
+{
+	char cause[512], fix[1024];
+	diagnose_disk_text("debug: starting\nmke2fs: Could not allocate block\nmore\n", &disk_hints, cause,
+			   sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "mke2fs: Could not allocate block");
+	ASSERT_STREQ(fix, "");
+	diagnose_disk_text("starting\nthe end\n\n", &disk_hints, cause, sizeof(cause), fix, sizeof(fix));
+	ASSERT_STREQ(cause, "the end");
+	diagnose_disk_text("a\nparted: error: the partition is too small\nb\n", &disk_hints, cause, sizeof(cause),
+			   fix, sizeof(fix));
+	ASSERT_STREQ(cause, "parted: error: the partition is too small");
+}
+
+TEST(disk_failure_message_and_log)
+{
+	char log[] = "/tmp/test-diagnose-XXXXXX";
+	int fd = mkstemp(log);
+	ASSERT_TRUE(fd >= 0);
+	close(fd);
+	_cleanup_free_ char *text = fixture("guestfs-tar-nospace.log");
+	char err[4096];
+	snprintf(err, sizeof(err), "unpack the tree into the image: %s", text);
+	diagnose_disk_failure(log, &disk_hints, text, err, sizeof(err));
+	_cleanup_free_ char *want = xasprintf(
+		"unpack the tree into the image: tar: usr/libexec/sudo/group_file.so: Cannot write: No space left on "
+		"device\n  fix: the root file system does not fit on the disk: 'recipes/droplet.json' has \"disk\": "
+		"{\"size\": \"400M\"} and the tree is about 467.3 MiB in 20000 files and directories; make disk.size "
+		"at least \"768M\" (or leave layers out with --without)\n  its log is '%s'",
+		log);
+	ASSERT_STREQ(err, want);
+	_cleanup_free_ char *logged = NULL;
+	ASSERT_TRUE(mk_read_file(log, &logged, NULL) == 0);
+	static const char head[] = "mkmesh: unpack the tree into the image failed:\n";
+	ASSERT_TRUE(!strncmp(logged, head, strlen(head)));
+	ASSERT_TRUE(!strncmp(logged + strlen(head), text, strlen(text))); /* all of it */
+	/* One line mkmesh knows nothing about: left as it is. */
+	snprintf(err, sizeof(err), "mount the root file system: mount: /dev/sda1: wrong fs type");
+	diagnose_disk_failure(log, &disk_hints, NULL, err, sizeof(err));
+	ASSERT_STREQ(err, "mount the root file system: mount: /dev/sda1: wrong fs type");
+	unlink(log);
+}
+
+TEST(output_full_names_directory_need_and_free)
+{
+	char fix[1024];
+	diagnose_output_full("/", "the image", 160ULL << 20, fix, sizeof(fix));
+	ASSERT_TRUE(strstr(fix, "the output directory '/' is full: the image needs about 160.0 MiB there, and ") == fix);
+	ASSERT_TRUE(strstr(fix, " MiB is free (nothing half-written was left in it); free space there, or give "
+				"--out DIR on a bigger disk") != NULL ||
+		    strstr(fix, " GiB is free (nothing half-written was left in it); free space there, or give "
+				"--out DIR on a bigger disk") != NULL);
+	diagnose_output_full("/", "the manifest", 0, fix, sizeof(fix));
+	ASSERT_TRUE(strstr(fix, "the output directory '/' is full: ") == fix);
+	ASSERT_TRUE(strstr(fix, "needs") == NULL);
 }
