@@ -26,6 +26,7 @@ static const char *const mk_errors[] = {
 	[MK_ERR_AUTH - MK_ERR_BASE] = "credentials refused",
 	[MK_ERR_NOT_REGULAR - MK_ERR_BASE] = "not a regular file",
 	[MK_ERR_SYMLINK - MK_ERR_BASE] = "a symbolic link",
+	[MK_ERR_EXT2FS - MK_ERR_BASE] = "libext2fs error",
 };
 
 const char *mk_strerror(int err)

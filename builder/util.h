@@ -29,6 +29,7 @@ enum {
 	MK_ERR_AUTH,        /* credentials were refused */
 	MK_ERR_NOT_REGULAR, /* a FIFO, a device or a directory where a file was wanted */
 	MK_ERR_SYMLINK,     /* a symbolic link where links are not followed */
+	MK_ERR_EXT2FS,      /* libext2fs reported an error */
 	MK_ERR_MAX
 };
 
