@@ -65,6 +65,12 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/tests.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ibuilder -Iuploader $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
+# Tools for measuring by hand (not installed, not run by `make test`):
+# build/tests/ext4-write TAR IMAGE SIZE-MiB times ext4_write_tree.
+$(B)/tests/ext4-write: tests/tools/ext4-write.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
 # Installs what is missing when run as root; otherwise prints the command.
 deps:
 	@scripts/deps.sh
