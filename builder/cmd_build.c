@@ -320,7 +320,7 @@ static int cached_base_disk(struct build *b)
 		rc = disk_open(&d, tmp, r->disk.size, &b->compose, &base, b->o.cache, b->err,
 			       sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->make_disk(&d, r, &b->compose);
+			rc = b->handler->make_disk(&d, r);
 		int rc2 = disk_close(&d);
 		keep_disk_text(b, &d);
 		b->base_bytes = base.bytes;
@@ -412,7 +412,7 @@ static int make_disk(struct build *b)
 		rc = disk_open(&d, b->raw, b->recipe->disk.size, &b->compose, &b->composed, b->o.cache,
 			       b->err, sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->make_disk(&d, b->recipe, &b->compose);
+			rc = b->handler->make_disk(&d, b->recipe);
 	}
 	int rc2 = disk_close(&d);
 	keep_disk_text(b, &d);
