@@ -25,6 +25,7 @@
 
 #include "../builder/commands.h"
 #include "../builder/util.h"
+#include "dns_plan.h"
 #include "do_api.h"
 #include "http.h"
 #include "site.h"
@@ -218,16 +219,9 @@ enum action { ACT_CREATE, ACT_UPDATE, ACT_DELETE, ACT_KEEP, ACT_CONFLICT };
 static const char *const act_now[] = {"create", "update", "delete", "keep", "CONFLICT"};
 static const char *const act_done[] = {"created", "updated", "deleted", "kept", "CONFLICT"};
 
-struct want {
-	const char *name, *type;
-	char data[256]; /* "" while the droplet does not exist yet */
-	int priority, port, weight, flags;
-	const char *tag;
-};
-
 struct step {
 	enum action act;
-	const struct want *w; /* NULL for a delete by destroy */
+	const struct dns_want *w; /* NULL for a delete by destroy */
 	json_t *rec;          /* the existing record (borrowed from the list) */
 	long long id;
 	bool done;
@@ -238,7 +232,7 @@ struct plan {
 	size_t n;
 };
 
-static void plan_add(struct plan *p, enum action a, const struct want *w, json_t *rec)
+static void plan_add(struct plan *p, enum action a, const struct dns_want *w, json_t *rec)
 {
 	/* A CNAME in the way of both A and AAAA is one conflict, one delete. */
 	for (size_t i = 0; rec && i < p->n; i++)
@@ -254,7 +248,7 @@ static void plan_release(struct plan *p)
 	*p = (struct plan){0};
 }
 
-static bool record_matches(json_t *rec, const struct want *w, const char *domain)
+static bool record_matches(json_t *rec, const struct dns_want *w, const char *domain)
 {
 	const char *data = do_api_str(rec, "data");
 	if (!strcmp(w->type, "A") || !strcmp(w->type, "AAAA"))
@@ -268,7 +262,7 @@ static bool record_matches(json_t *rec, const struct want *w, const char *domain
 	return false;
 }
 
-static json_t *want_body(const struct want *w)
+static json_t *want_body(const struct dns_want *w)
 {
 	json_t *b = json_pack("{s:s, s:s, s:s}", "type", w->type, "name", w->name, "data", w->data);
 	if (!strcmp(w->type, "CAA")) {
@@ -300,7 +294,7 @@ static char *record_data_text(json_t *rec)
 	return xstrdup(do_api_str(rec, "data"));
 }
 
-static char *want_data_text(const struct want *w)
+static char *want_data_text(const struct dns_want *w)
 {
 	if (!*w->data)
 		return xasprintf("(the new droplet's %s)", !strcmp(w->type, "A") ? "IPv4" : "IPv6");
@@ -316,11 +310,11 @@ static char *want_data_text(const struct want *w)
  * a conflict (or with REPLACE: update one, delete the others). CAA records
  * add up (several may exist): ours is added, others are left.
  */
-static void plan_records(struct plan *p, const struct want *wants, size_t nw, json_t *records,
+static void plan_records(struct plan *p, const struct dns_want *wants, size_t nw, json_t *records,
 			 const char *domain, bool replace)
 {
 	for (size_t i = 0; i < nw; i++) {
-		const struct want *w = &wants[i];
+		const struct dns_want *w = &wants[i];
 		json_t *match = NULL, *other[64];
 		size_t no = 0, k;
 		json_t *rec;
@@ -424,7 +418,7 @@ struct deploy {
 	char image_name[256];
 	json_t *droplet; /* found or made */
 	bool created;
-	struct want wants[7];
+	struct dns_want wants[DNS_PLAN_MAX_WANTS];
 	size_t nwants;
 };
 
@@ -623,30 +617,6 @@ static int deploy_args(struct deploy *d, int argc, char **argv)
 	return -1;
 }
 
-static void make_wants(struct deploy *d, const char *v4, const char *v6)
-{
-	const char *domain = d->site.domain;
-	size_t n = 0;
-	static const char *const hosts[] = {"matrix", "chat"};
-	for (size_t i = 0; i < 2; i++) {
-		d->wants[n] = (struct want){.name = hosts[i], .type = "A"};
-		snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "%s", v4 ? v4 : "");
-	}
-	if (!v4 || *v6) {
-		for (size_t i = 0; i < 2; i++) {
-			d->wants[n] = (struct want){.name = hosts[i], .type = "AAAA"};
-			snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "%s", v6 ? v6 : "");
-		}
-	}
-	for (size_t i = 0; i < 2; i++) {
-		d->wants[n] = (struct want){.name = hosts[i], .type = "CAA", .flags = 0, .tag = "issue"};
-		snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "letsencrypt.org");
-	}
-	d->wants[n] = (struct want){.name = "_matrix._tcp", .type = "SRV", .priority = 10,
-				    .weight = 0, .port = 8448};
-	snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "matrix.%s.", domain);
-	d->nwants = n;
-}
 
 /* The image to create from: --image (id or name) or the newest mkmesh one. */
 static int find_image(struct deploy *d)
@@ -836,7 +806,7 @@ static int list_records(struct ctx *c, const char *domain, json_t **out)
 }
 
 /* Create W; after a 5xx or a lost answer, look whether it was made first. */
-static int create_record(struct deploy *d, const struct want *w, long long *id)
+static int create_record(struct deploy *d, const struct dns_want *w, long long *id)
 {
 	json_t *body = want_body(w);
 	int r;
@@ -1057,8 +1027,8 @@ static int deploy_run(struct deploy *d)
 	if (list_records(&d->c, D, &records) < 0)
 		return 1;
 	bool known = d->droplet && *do_api_droplet_address(d->droplet, "v4");
-	make_wants(d, known ? do_api_droplet_address(d->droplet, "v4") : NULL,
-		   known ? do_api_droplet_address(d->droplet, "v6") : NULL);
+	d->nwants = dns_plan_wants(D, known ? do_api_droplet_address(d->droplet, "v4") : NULL,
+				   known ? do_api_droplet_address(d->droplet, "v6") : NULL, d->wants);
 	plan_records(&plan, d->wants, d->nwants, records, D, d->replace);
 	if (plan_count(&plan, ACT_CONFLICT)) {
 		print_conflicts(d, &plan);
@@ -1096,7 +1066,7 @@ static int deploy_run(struct deploy *d)
 	/* Again with the real addresses: someone may have added a record meanwhile. */
 	if (list_records(&d->c, D, &records) < 0)
 		return 1;
-	make_wants(d, do_api_droplet_address(d->droplet, "v4"), v6);
+	d->nwants = dns_plan_wants(D, do_api_droplet_address(d->droplet, "v4"), v6, d->wants);
 	plan_records(&plan, d->wants, d->nwants, records, D, d->replace);
 	if (plan_count(&plan, ACT_CONFLICT)) {
 		print_conflicts(d, &plan);
