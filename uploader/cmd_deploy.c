@@ -1319,9 +1319,10 @@ static void destroy_print(struct destroy *x, bool done)
 		json_decref(o);
 		return;
 	}
-	FILE *f = done ? stdout : stderr;
-	if (x->dry_run)
-		f = stdout;
+	/* The result (what a dry run would delete, what was deleted) goes to
+	 * stdout; the plan shown before the question goes to stderr, beside
+	 * the question. */
+	FILE *f = done || x->dry_run ? stdout : stderr;
 	if (x->dry_run)
 		fprintf(f, "plan (dry run: nothing was changed)\n");
 	fprintf(f, "droplet %s (id %lld", x->name, id);
