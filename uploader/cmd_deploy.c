@@ -30,7 +30,6 @@
 #include "http.h"
 #include "site.h"
 
-#define DEFAULT_API_URL "https://api.digitalocean.com"
 #define DEFAULT_SIZE "s-2vcpu-4gb"
 #define DEFAULT_TAG "mkmesh"
 #define IMAGE_PREFIX "mkmesh-droplet-"
@@ -71,7 +70,7 @@ static void deploy_usage(FILE *f)
 		"  --replace-records   point records that point elsewhere at this droplet\n"
 		"  --dry-run           look and print the plan; change nothing\n"
 		"  --json              print a JSON object instead of the text summary\n"
-		"  --api-url URL       DigitalOcean API (default: " DEFAULT_API_URL ")\n"
+		"  --api-url URL       DigitalOcean API (default: " DO_API_DEFAULT_URL ")\n"
 		"  -v, --verbose       show each request (the token is never shown)\n"
 		"  -q, --quiet         only errors and the result\n"
 		"  -h, --help          this text\n"
@@ -113,7 +112,7 @@ static void destroy_usage(FILE *f)
 		"  --site FILE         the same, with the domain of the site file\n"
 		"  --dry-run           show what would be deleted; delete nothing\n"
 		"  --json              print a JSON object instead of the text summary\n"
-		"  --api-url URL       DigitalOcean API (default: " DEFAULT_API_URL ")\n"
+		"  --api-url URL       DigitalOcean API (default: " DO_API_DEFAULT_URL ")\n"
 		"  -v, --verbose       show each request (the token is never shown)\n"
 		"  -q, --quiet         only errors and the result\n"
 		"  -h, --help          this text\n"
@@ -604,16 +603,12 @@ static int deploy_args(struct deploy *d, int argc, char **argv)
 		d->size = DEFAULT_SIZE;
 	if (!d->tags.n)
 		strv_push(&d->tags, DEFAULT_TAG);
-	d->c.token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	d->c.token = do_api_from_env(&d->api_url);
 	if (!d->c.token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: make a token (control panel, API > Tokens) "
 			     "with access to droplets, images, tags and domains, and export it");
 		return 2;
 	}
-	if (!d->api_url)
-		d->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
-	if (!d->api_url)
-		d->api_url = DEFAULT_API_URL;
 	return -1;
 }
 
@@ -1195,15 +1190,11 @@ static int destroy_args(struct destroy *x, int argc, char **argv)
 		mk_log_error("--domain '%s' is not a lower-case DNS name like example.org", x->domain);
 		return 2;
 	}
-	x->c.token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	x->c.token = do_api_from_env(&x->api_url);
 	if (!x->c.token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: export the token 'mkmesh deploy' used");
 		return 2;
 	}
-	if (!x->api_url)
-		x->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
-	if (!x->api_url)
-		x->api_url = DEFAULT_API_URL;
 	return -1;
 }
 
