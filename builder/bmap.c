@@ -51,16 +51,6 @@ static void add_range(struct bmap *b, uint64_t first, uint64_t last)
 	b->ranges[b->n_ranges++] = (struct bmap_range){.first = first, .last = last};
 }
 
-static void hex(const unsigned char *d, unsigned n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int hash_range(int fd, const struct bmap *b, struct bmap_range *r, unsigned char *buf,
 		      size_t buflen)
 {
@@ -89,7 +79,7 @@ static int hash_range(int fd, const struct bmap *b, struct bmap_range *r, unsign
 	}
 	EVP_DigestFinal_ex(md, d, &n);
 	EVP_MD_CTX_free(md);
-	hex(d, n, r->sha256);
+	mk_hex(d, n, r->sha256);
 	return rc;
 }
 

@@ -320,7 +320,7 @@ static int cached_base_disk(struct build *b)
 		rc = disk_open(&d, tmp, r->disk.size, &b->compose, &base, b->o.cache, b->err,
 			       sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->make_disk(&d, r, &b->compose);
+			rc = b->handler->make_disk(&d, r);
 		int rc2 = disk_close(&d);
 		keep_disk_text(b, &d);
 		b->base_bytes = base.bytes;
@@ -412,7 +412,7 @@ static int make_disk(struct build *b)
 		rc = disk_open(&d, b->raw, b->recipe->disk.size, &b->compose, &b->composed, b->o.cache,
 			       b->err, sizeof(b->err));
 		if (rc == 0)
-			rc = b->handler->make_disk(&d, b->recipe, &b->compose);
+			rc = b->handler->make_disk(&d, b->recipe);
 	}
 	int rc2 = disk_close(&d);
 	keep_disk_text(b, &d);
@@ -436,25 +436,33 @@ static int make_disk(struct build *b)
 	return 0;
 }
 
+/* This build's file named mkmesh-TARGET-VERSION-ARCH followed by TAIL. */
+static char *build_file_name(const struct build *b, const char *tail)
+{
+	return output_name(b->recipe->name, b->o.image_version, b->recipe->arch, tail);
+}
+
+/* mkmesh-rpi-V-arm64.img.zst */
 static char *image_name(const struct build *b)
 {
 	const char *ext = !strcmp(b->recipe->compress, "gzip") ? ".gz"
 			  : !strcmp(b->recipe->compress, "xz") ? ".xz" : ".zst";
-	return xasprintf("mkmesh-%s-%s-%s%s%s", b->recipe->name, b->o.image_version, b->recipe->arch,
-			 b->handler->suffix, ext);
+	_cleanup_free_ char *tail = xasprintf("%s%s", b->handler->suffix, ext);
+	return build_file_name(b, tail);
 }
 
-/* NAME.img.zst -> NAME.img.bmap: the blocks of the raw disk that hold data
- * (after the trim), for `mkmesh flash` and `bmaptool copy`. */
-static int write_bmap(struct build *b, const char *image_name)
+/* NAME.img.bmap beside NAME.img.zst: the blocks of the raw disk that hold
+ * data (after the trim), for `mkmesh flash` and `bmaptool copy`. */
+static int write_bmap(struct build *b)
 {
 	struct bmap map;
 	int rc = bmap_from_file(b->raw, &map, b->err, sizeof(b->err));
 	if (rc < 0)
 		return rc;
 	_cleanup_free_ char *text = bmap_format(&map);
-	const char *ext = strrchr(image_name, '.');
-	_cleanup_free_ char *dest = xasprintf("%s/%.*s.bmap", b->o.out, (int)(ext - image_name), image_name);
+	_cleanup_free_ char *tail = xasprintf("%s.bmap", b->handler->suffix);
+	_cleanup_free_ char *name = build_file_name(b, tail);
+	_cleanup_free_ char *dest = xasprintf("%s/%s", b->o.out, name);
 	mk_log_info("      block map: %.1f MiB of %.1f MiB in %zu ranges", bmap_mapped_bytes(&map) / 1048576.0,
 		    map.image_size / 1048576.0, map.n_ranges);
 	bmap_release(&map);
@@ -506,7 +514,7 @@ static int stage_output(struct build *b)
 	}
 	/* From here on a failure must not leave this image behind either. */
 	mk_temp_register(dest);
-	if (b->handler->bmap && (rc = write_bmap(b, name)) < 0) {
+	if (b->handler->bmap && (rc = write_bmap(b)) < 0) {
 		output_full_fix(b, rc, "the block map", 0);
 		return rc;
 	}
@@ -559,12 +567,11 @@ static json_t *manifest_json(const struct build *b)
 
 static int stage_manifest(struct build *b)
 {
-	_cleanup_free_ char *name = image_name(b);
-	/* mkmesh-droplet-V-amd64.raw.gz -> mkmesh-droplet-V-amd64.manifest.json */
-	char *dot = strstr(name, b->handler->suffix);
-	*dot = '\0';
-	_cleanup_free_ char *dest = xasprintf("%s/%s.manifest.json", b->o.out, name);
-	_cleanup_free_ char *sbom_dest = xasprintf("%s/%s.spdx.json", b->o.out, name);
+	/* mkmesh-droplet-V-amd64.manifest.json and .spdx.json beside the image */
+	_cleanup_free_ char *name = build_file_name(b, ".manifest.json");
+	_cleanup_free_ char *sbom_name = build_file_name(b, ".spdx.json");
+	_cleanup_free_ char *dest = xasprintf("%s/%s", b->o.out, name);
+	_cleanup_free_ char *sbom_dest = xasprintf("%s/%s", b->o.out, sbom_name);
 	json_t *m = manifest_json(b);
 	int rc = output_write_json(dest, m, &b->manifest, b->err, sizeof(b->err));
 	if (rc == 0) {

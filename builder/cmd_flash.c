@@ -451,16 +451,6 @@ static bool confirm(const struct device *d)
 	return !strcmp(answer, "yes");
 }
 
-static void hex(const unsigned char *md, unsigned n, char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int pwrite_full(int fd, const unsigned char *buf, size_t len, uint64_t off)
 {
 	while (len) {
@@ -572,7 +562,7 @@ static int write_ranges(struct flash *f)
 		unsigned dn = 0;
 		EVP_DigestFinal_ex(md, d, &dn);
 		EVP_MD_CTX_free(md);
-		hex(d, dn, f->src_sums[i]);
+		mk_hex(d, dn, f->src_sums[i]);
 		/* bmap_parse made sure every range has its sha256 */
 		if (rc == 0 && strcmp(r->sha256, f->src_sums[i]) != 0) {
 			snprintf(f->err, sizeof(f->err),
@@ -653,7 +643,7 @@ static int verify_ranges(struct flash *f)
 		char got[65];
 		EVP_DigestFinal_ex(md, d, &dn);
 		EVP_MD_CTX_free(md);
-		hex(d, dn, got);
+		mk_hex(d, dn, got);
 		if (strcmp(got, f->src_sums[i]) != 0) {
 			mk_progress_end(&prog);
 			snprintf(f->err, sizeof(f->err),

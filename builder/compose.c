@@ -43,6 +43,34 @@ struct state {
 	size_t errlen;
 };
 
+/* What a pass holds, freed on every return (archive_write_free(NULL) is
+ * fine). */
+static void state_release(struct state *s)
+{
+	archive_write_free(s->out);
+	s->out = NULL;
+	for (size_t i = 0; i < s->n_ov; i++) {
+		free(s->ov[i].path);
+		free(s->ov[i].source);
+	}
+	free(s->ov);
+	s->ov = NULL;
+	s->n_ov = 0;
+	for (size_t i = 0; s->unit_text && i < s->units.n; i++)
+		free(s->unit_text[i]);
+	free(s->unit_text);
+	s->unit_text = NULL;
+	strv_release(&s->units);
+	strv_release(&s->rootfs_dirs);
+	strv_release(&s->emitted_dirs);
+	strv_release(&s->doc_pkgs);
+	strv_release(&s->doc_licenses);
+	strv_release(&s->doc_links);
+	strv_release(&s->doc_targets);
+	free(s->dpkg_status);
+	s->dpkg_status = NULL;
+}
+
 bool compose_is_instance_state(const char *p)
 {
 	static const char *const globs[] = {
@@ -723,7 +751,7 @@ int compose_rootfs_packages(const char *tar, struct compose_result *res, char *e
 {
 	_cleanup_archive_read_ struct archive *in = archive_read_new();
 	struct compose_input ci = {.rootfs_tar = tar};
-	struct state s = {.in = &ci, .res = res, .err = err, .errlen = errlen};
+	_cleanup_(state_release) struct state s = {.in = &ci, .res = res, .err = err, .errlen = errlen};
 	struct archive_entry *e;
 	int r;
 
@@ -742,7 +770,6 @@ int compose_rootfs_packages(const char *tar, struct compose_result *res, char *e
 	if (r != ARCHIVE_OK && r != ARCHIVE_EOF)
 		return archive_fail(&s, in, tar);
 	parse_dpkg_status(&s);
-	free(s.dpkg_status);
 	return 0;
 }
 
@@ -791,23 +818,7 @@ int compose_run(const struct compose_input *in, int fd, struct compose_result *r
 	}
 	parse_dpkg_status(&s);
 out:
-	archive_write_free(s.out);
-	for (size_t i = 0; i < s.n_ov; i++) {
-		free(s.ov[i].path);
-		free(s.ov[i].source);
-	}
-	free(s.ov);
-	for (size_t i = 0; i < s.units.n; i++)
-		free(s.unit_text[i]);
-	free(s.unit_text);
-	strv_release(&s.units);
-	strv_release(&s.rootfs_dirs);
-	strv_release(&s.emitted_dirs);
-	strv_release(&s.doc_pkgs);
-	strv_release(&s.doc_licenses);
-	strv_release(&s.doc_links);
-	strv_release(&s.doc_targets);
-	free(s.dpkg_status);
+	state_release(&s);
 	return r;
 }
 

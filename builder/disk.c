@@ -297,12 +297,11 @@ int disk_tar_in(struct disk *d, const char *dir)
 }
 
 int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
-		   const char *uuid, time_t t)
+		   const char *uuid)
 {
 	char seed[37];
 	_cleanup_free_ char *seed_src = xasprintf("hash_seed %s", uuid);
 	disk_uuid(seed_src, seed);
-	(void)t; /* the times mke2fs writes are set by disk_normalize */
 	/* Inode tables zeroed now (not by a kernel thread at some time), and no
 	 * journal yet: its blocks would keep the build's transactions, and
 	 * jbd2 holds freed blocks back until a commit, whenever that is;

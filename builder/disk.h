@@ -61,9 +61,11 @@ void disk_uuid(const char *seed, char out[37]);
 
 /* Makes an ext4 (or ext3/ext2) file system on DEV with a directory hash
  * seed derived from UUID, inode tables zeroed at once and no journal until
- * disk_normalize (which also sets its times; T is unused). */
+ * disk_normalize. It takes no time: the times mke2fs writes (creation,
+ * write, the first inodes') are the appliance's clock, and disk_normalize
+ * sets every one of them to the one time the image carries. */
 int disk_mkfs_ext4(struct disk *d, const char *dev, const char *fstype, const char *label,
-		   const char *uuid, time_t t);
+		   const char *uuid);
 
 /* On the root file system (partition ROOT_PART) of the raw disk RAW, not in
  * use: removes every non-directory that the tar file TREE holds, as
@@ -77,8 +79,9 @@ int disk_clear_free_inodes(const char *raw, int root_part, char *err, size_t err
 
 /* On the raw disk, after the appliance is done: the root file system
  * (partition ROOT_PART) made to depend on the inputs only.
- * Inode times the kernel set become T (mtimes are clamped to it), inode
- * generations 0, superblock mount/write records T or cleared, a fresh
+ * Inode times the kernel or mke2fs set become T (mtimes are clamped to it),
+ * inode generations 0, the superblock's creation, mount, write and check
+ * times T, its other mount records cleared, a fresh
  * journal is added, checksums are rewritten, free blocks become holes. */
 int disk_normalize(const char *raw, int root_part, const char *uuid, time_t t, char *err,
 		   size_t errlen);

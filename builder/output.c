@@ -484,6 +484,11 @@ int output_write_json(const char *dest, json_t *manifest, struct output_file *re
 	return 0;
 }
 
+char *output_name(const char *target, const char *version, const char *arch, const char *tail)
+{
+	return xasprintf("mkmesh-%s-%s-%s%s", target, version, arch, tail);
+}
+
 static const char *basename_of(const char *p)
 {
 	const char *s = strrchr(p, '/');

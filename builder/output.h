@@ -18,6 +18,12 @@ struct output_file {
 	uint64_t need;
 };
 
+/* The name of one of an image's files, "mkmesh-TARGET-VERSION-ARCH" and
+ * TAIL: ".raw.gz" (the image), ".img.bmap", ".manifest.json", ".spdx.json".
+ * Each is made from the parts, never cut out of the image's name: a
+ * version may hold ".img" or ".raw" ("1.img.2"). */
+char *output_name(const char *target, const char *version, const char *arch, const char *tail);
+
 /* Compresses RAW ("gzip", "zstd", or "xz" through the xz program) into DEST
  * (written under a temporary name first). For gzip, CACHE (may be NULL) is
  * a directory of chunks already deflated, by content: a rebuild deflates

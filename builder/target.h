@@ -17,7 +17,7 @@ struct mk_target {
 	/* Files the target adds to the tree (fstab, bootloader settings). */
 	void (*add_files)(const struct recipe *r, struct compose_input *in);
 	/* Partitions, file systems, the tree (disk_tar_in), the bootloader. */
-	int (*make_disk)(struct disk *d, const struct recipe *r, const struct compose_input *in);
+	int (*make_disk)(struct disk *d, const struct recipe *r);
 	/* Optional. When set, make_disk is given only the base part of the tree
 	 * (the packages) and its disk is cached; finish puts the layers' part
 	 * on a copy of it, so a change to an overlay does not remake the disk. */

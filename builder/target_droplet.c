@@ -26,7 +26,7 @@ static void droplet_add_files(const struct recipe *r, struct compose_input *in)
 	compose_add_base_file(in, "etc/default/grub.d/50-mkmesh.cfg", grub, 0644);
 }
 
-static int droplet_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in)
+static int droplet_make_disk(struct disk *d, const struct recipe *r)
 {
 	guestfs_h *g = d->g;
 	char uuid[37];
@@ -37,9 +37,7 @@ static int droplet_make_disk(struct disk *d, const struct recipe *r, const struc
 	    guestfs_part_add(g, "/dev/sda", "p", 2048, -1) < 0 ||
 	    guestfs_part_set_bootable(g, "/dev/sda", 1, 1) < 0)
 		return disk_fail(d, "partition the disk");
-	if ((rc = disk_mkfs_ext4(d, "/dev/sda1", r->disk.root_fs, r->disk.root_label, uuid,
-				 in->part == COMPOSE_BASE ? in->base_source_date_epoch
-							  : in->source_date_epoch)) < 0)
+	if ((rc = disk_mkfs_ext4(d, "/dev/sda1", r->disk.root_fs, r->disk.root_label, uuid)) < 0)
 		return rc;
 	if (guestfs_mount_options(g, DISK_EXT4_MOUNT_OPTIONS, "/dev/sda1", "/") < 0)
 		return disk_fail(d, "mount the root file system");

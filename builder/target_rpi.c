@@ -242,7 +242,7 @@ static int trim_and_unmount(struct disk *d)
 	return 0;
 }
 
-static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct compose_input *in)
+static int rpi_make_disk(struct disk *d, const struct recipe *r)
 {
 	guestfs_h *g = d->g;
 	char uuid[37];
@@ -278,8 +278,7 @@ static int rpi_make_disk(struct disk *d, const struct recipe *r, const struct co
 	mk_temp_forget(fat);
 	if (rc < 0)
 		return rc;
-	if ((rc = disk_mkfs_ext4(d, "/dev/sda2", r->disk.root_fs, r->disk.root_label, uuid,
-				 in->source_date_epoch)) < 0)
+	if ((rc = disk_mkfs_ext4(d, "/dev/sda2", r->disk.root_fs, r->disk.root_label, uuid)) < 0)
 		return rc;
 	if ((rc = mount_both(d)) < 0)
 		return rc;

@@ -22,7 +22,7 @@ run_one() {
 	rc=$?
 	case $rc in
 	0) pass=$((pass + 1)); echo "ok ($((SECONDS - start))s)" ;;
-	77) skip=$((skip + 1)); echo "skipped: $(grep -m1 -i 'skip' "$log")" ;;
+	77) skip=$((skip + 1)); echo "skipped: $(grep -m1 -i 'skip' "$log" | sed 's/^skipped: //')" ;;
 	*) fail=$((fail + 1)); failed_names="$failed_names $name"
 	   echo "FAILED (exit $rc, $((SECONDS - start))s), last lines of $log:"
 	   tail -n 25 "$log" | sed 's/^/    /' ;;

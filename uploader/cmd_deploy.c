@@ -25,11 +25,11 @@
 
 #include "../builder/commands.h"
 #include "../builder/util.h"
+#include "dns_plan.h"
 #include "do_api.h"
 #include "http.h"
 #include "site.h"
 
-#define DEFAULT_API_URL "https://api.digitalocean.com"
 #define DEFAULT_SIZE "s-2vcpu-4gb"
 #define DEFAULT_TAG "mkmesh"
 #define IMAGE_PREFIX "mkmesh-droplet-"
@@ -70,7 +70,7 @@ static void deploy_usage(FILE *f)
 		"  --replace-records   point records that point elsewhere at this droplet\n"
 		"  --dry-run           look and print the plan; change nothing\n"
 		"  --json              print a JSON object instead of the text summary\n"
-		"  --api-url URL       DigitalOcean API (default: " DEFAULT_API_URL ")\n"
+		"  --api-url URL       DigitalOcean API (default: " DO_API_DEFAULT_URL ")\n"
 		"  -v, --verbose       show each request (the token is never shown)\n"
 		"  -q, --quiet         only errors and the result\n"
 		"  -h, --help          this text\n"
@@ -112,7 +112,7 @@ static void destroy_usage(FILE *f)
 		"  --site FILE         the same, with the domain of the site file\n"
 		"  --dry-run           show what would be deleted; delete nothing\n"
 		"  --json              print a JSON object instead of the text summary\n"
-		"  --api-url URL       DigitalOcean API (default: " DEFAULT_API_URL ")\n"
+		"  --api-url URL       DigitalOcean API (default: " DO_API_DEFAULT_URL ")\n"
 		"  -v, --verbose       show each request (the token is never shown)\n"
 		"  -q, --quiet         only errors and the result\n"
 		"  -h, --help          this text\n"
@@ -218,16 +218,9 @@ enum action { ACT_CREATE, ACT_UPDATE, ACT_DELETE, ACT_KEEP, ACT_CONFLICT };
 static const char *const act_now[] = {"create", "update", "delete", "keep", "CONFLICT"};
 static const char *const act_done[] = {"created", "updated", "deleted", "kept", "CONFLICT"};
 
-struct want {
-	const char *name, *type;
-	char data[256]; /* "" while the droplet does not exist yet */
-	int priority, port, weight, flags;
-	const char *tag;
-};
-
 struct step {
 	enum action act;
-	const struct want *w; /* NULL for a delete by destroy */
+	const struct dns_want *w; /* NULL for a delete by destroy */
 	json_t *rec;          /* the existing record (borrowed from the list) */
 	long long id;
 	bool done;
@@ -238,7 +231,7 @@ struct plan {
 	size_t n;
 };
 
-static void plan_add(struct plan *p, enum action a, const struct want *w, json_t *rec)
+static void plan_add(struct plan *p, enum action a, const struct dns_want *w, json_t *rec)
 {
 	/* A CNAME in the way of both A and AAAA is one conflict, one delete. */
 	for (size_t i = 0; rec && i < p->n; i++)
@@ -254,7 +247,7 @@ static void plan_release(struct plan *p)
 	*p = (struct plan){0};
 }
 
-static bool record_matches(json_t *rec, const struct want *w, const char *domain)
+static bool record_matches(json_t *rec, const struct dns_want *w, const char *domain)
 {
 	const char *data = do_api_str(rec, "data");
 	if (!strcmp(w->type, "A") || !strcmp(w->type, "AAAA"))
@@ -268,7 +261,7 @@ static bool record_matches(json_t *rec, const struct want *w, const char *domain
 	return false;
 }
 
-static json_t *want_body(const struct want *w)
+static json_t *want_body(const struct dns_want *w)
 {
 	json_t *b = json_pack("{s:s, s:s, s:s}", "type", w->type, "name", w->name, "data", w->data);
 	if (!strcmp(w->type, "CAA")) {
@@ -300,7 +293,7 @@ static char *record_data_text(json_t *rec)
 	return xstrdup(do_api_str(rec, "data"));
 }
 
-static char *want_data_text(const struct want *w)
+static char *want_data_text(const struct dns_want *w)
 {
 	if (!*w->data)
 		return xasprintf("(the new droplet's %s)", !strcmp(w->type, "A") ? "IPv4" : "IPv6");
@@ -316,11 +309,11 @@ static char *want_data_text(const struct want *w)
  * a conflict (or with REPLACE: update one, delete the others). CAA records
  * add up (several may exist): ours is added, others are left.
  */
-static void plan_records(struct plan *p, const struct want *wants, size_t nw, json_t *records,
+static void plan_records(struct plan *p, const struct dns_want *wants, size_t nw, json_t *records,
 			 const char *domain, bool replace)
 {
 	for (size_t i = 0; i < nw; i++) {
-		const struct want *w = &wants[i];
+		const struct dns_want *w = &wants[i];
 		json_t *match = NULL, *other[64];
 		size_t no = 0, k;
 		json_t *rec;
@@ -424,7 +417,7 @@ struct deploy {
 	char image_name[256];
 	json_t *droplet; /* found or made */
 	bool created;
-	struct want wants[7];
+	struct dns_want wants[DNS_PLAN_MAX_WANTS];
 	size_t nwants;
 };
 
@@ -610,43 +603,15 @@ static int deploy_args(struct deploy *d, int argc, char **argv)
 		d->size = DEFAULT_SIZE;
 	if (!d->tags.n)
 		strv_push(&d->tags, DEFAULT_TAG);
-	d->c.token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	d->c.token = do_api_from_env(&d->api_url);
 	if (!d->c.token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: make a token (control panel, API > Tokens) "
 			     "with access to droplets, images, tags and domains, and export it");
 		return 2;
 	}
-	if (!d->api_url)
-		d->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
-	if (!d->api_url)
-		d->api_url = DEFAULT_API_URL;
 	return -1;
 }
 
-static void make_wants(struct deploy *d, const char *v4, const char *v6)
-{
-	const char *domain = d->site.domain;
-	size_t n = 0;
-	static const char *const hosts[] = {"matrix", "chat"};
-	for (size_t i = 0; i < 2; i++) {
-		d->wants[n] = (struct want){.name = hosts[i], .type = "A"};
-		snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "%s", v4 ? v4 : "");
-	}
-	if (!v4 || *v6) {
-		for (size_t i = 0; i < 2; i++) {
-			d->wants[n] = (struct want){.name = hosts[i], .type = "AAAA"};
-			snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "%s", v6 ? v6 : "");
-		}
-	}
-	for (size_t i = 0; i < 2; i++) {
-		d->wants[n] = (struct want){.name = hosts[i], .type = "CAA", .flags = 0, .tag = "issue"};
-		snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "letsencrypt.org");
-	}
-	d->wants[n] = (struct want){.name = "_matrix._tcp", .type = "SRV", .priority = 10,
-				    .weight = 0, .port = 8448};
-	snprintf(d->wants[n++].data, sizeof(d->wants[0].data), "matrix.%s.", domain);
-	d->nwants = n;
-}
 
 /* The image to create from: --image (id or name) or the newest mkmesh one. */
 static int find_image(struct deploy *d)
@@ -836,7 +801,7 @@ static int list_records(struct ctx *c, const char *domain, json_t **out)
 }
 
 /* Create W; after a 5xx or a lost answer, look whether it was made first. */
-static int create_record(struct deploy *d, const struct want *w, long long *id)
+static int create_record(struct deploy *d, const struct dns_want *w, long long *id)
 {
 	json_t *body = want_body(w);
 	int r;
@@ -1057,8 +1022,8 @@ static int deploy_run(struct deploy *d)
 	if (list_records(&d->c, D, &records) < 0)
 		return 1;
 	bool known = d->droplet && *do_api_droplet_address(d->droplet, "v4");
-	make_wants(d, known ? do_api_droplet_address(d->droplet, "v4") : NULL,
-		   known ? do_api_droplet_address(d->droplet, "v6") : NULL);
+	d->nwants = dns_plan_wants(D, known ? do_api_droplet_address(d->droplet, "v4") : NULL,
+				   known ? do_api_droplet_address(d->droplet, "v6") : NULL, d->wants);
 	plan_records(&plan, d->wants, d->nwants, records, D, d->replace);
 	if (plan_count(&plan, ACT_CONFLICT)) {
 		print_conflicts(d, &plan);
@@ -1096,7 +1061,7 @@ static int deploy_run(struct deploy *d)
 	/* Again with the real addresses: someone may have added a record meanwhile. */
 	if (list_records(&d->c, D, &records) < 0)
 		return 1;
-	make_wants(d, do_api_droplet_address(d->droplet, "v4"), v6);
+	d->nwants = dns_plan_wants(D, do_api_droplet_address(d->droplet, "v4"), v6, d->wants);
 	plan_records(&plan, d->wants, d->nwants, records, D, d->replace);
 	if (plan_count(&plan, ACT_CONFLICT)) {
 		print_conflicts(d, &plan);
@@ -1225,15 +1190,11 @@ static int destroy_args(struct destroy *x, int argc, char **argv)
 		mk_log_error("--domain '%s' is not a lower-case DNS name like example.org", x->domain);
 		return 2;
 	}
-	x->c.token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	x->c.token = do_api_from_env(&x->api_url);
 	if (!x->c.token) {
 		mk_log_error("DIGITALOCEAN_TOKEN is not set: export the token 'mkmesh deploy' used");
 		return 2;
 	}
-	if (!x->api_url)
-		x->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
-	if (!x->api_url)
-		x->api_url = DEFAULT_API_URL;
 	return -1;
 }
 
@@ -1349,9 +1310,10 @@ static void destroy_print(struct destroy *x, bool done)
 		json_decref(o);
 		return;
 	}
-	FILE *f = done ? stdout : stderr;
-	if (x->dry_run)
-		f = stdout;
+	/* The result (what a dry run would delete, what was deleted) goes to
+	 * stdout; the plan shown before the question goes to stderr, beside
+	 * the question. */
+	FILE *f = done || x->dry_run ? stdout : stderr;
 	if (x->dry_run)
 		fprintf(f, "plan (dry run: nothing was changed)\n");
 	fprintf(f, "droplet %s (id %lld", x->name, id);

@@ -19,7 +19,6 @@
 #include "http.h"
 #include "s3.h"
 
-#define DEFAULT_API_URL "https://api.digitalocean.com"
 #define PRESIGN_SECONDS 3600
 
 static void usage(FILE *f)
@@ -43,7 +42,7 @@ static void usage(FILE *f)
 		"  --json                  print a JSON object instead of the image id\n"
 		"  --keep-object           do not delete the uploaded object from the Space\n"
 		"  --out DIR               where to look for the newest image (default: images)\n"
-		"  --api-url URL           DigitalOcean API (default: " DEFAULT_API_URL ")\n"
+		"  --api-url URL           DigitalOcean API (default: " DO_API_DEFAULT_URL ")\n"
 		"  --spaces-endpoint URL   S3 endpoint (default: https://REGION.digitaloceanspaces.com);\n"
 		"                          any S3-compatible store works\n"
 		"  -v, --verbose           show each request (secrets are never shown)\n"
@@ -410,7 +409,7 @@ static int parse_args(struct upload *u, int argc, char **argv)
 			     "--region nyc3'", !u->space ? "--space" : "--region");
 		return 2;
 	}
-	u->token = mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+	u->token = do_api_from_env(&u->api_url);
 	u->access_key = mk_getenv2("SPACES_ACCESS_KEY_ID", NULL);
 	u->secret_key = mk_getenv2("SPACES_SECRET_ACCESS_KEY", NULL);
 	if (!u->token) {
@@ -424,10 +423,6 @@ static int parse_args(struct upload *u, int argc, char **argv)
 			     !u->access_key ? "SPACES_ACCESS_KEY_ID" : "SPACES_SECRET_ACCESS_KEY");
 		return 2;
 	}
-	if (!u->api_url)
-		u->api_url = mk_getenv2("MKMESH_DO_API_URL", NULL);
-	if (!u->api_url)
-		u->api_url = DEFAULT_API_URL;
 	if (!u->endpoint)
 		u->endpoint = mk_getenv2("MKMESH_SPACES_ENDPOINT", NULL);
 	return -1;

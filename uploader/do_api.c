@@ -7,6 +7,15 @@
 #include "do_api.h"
 #include "http.h"
 
+const char *do_api_from_env(const char **url)
+{
+	if (!*url)
+		*url = mk_getenv2("MKMESH_DO_API_URL", NULL);
+	if (!*url)
+		*url = DO_API_DEFAULT_URL;
+	return mk_getenv2("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN");
+}
+
 struct do_api *do_api_new(const char *base_url, const char *token)
 {
 	struct do_api *api = xcalloc(1, sizeof(*api));

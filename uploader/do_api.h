@@ -32,6 +32,14 @@ struct do_api {
 	void *userdata;
 };
 
+#define DO_API_DEFAULT_URL "https://api.digitalocean.com"
+
+/* Where the commands find the API: returns the token, DIGITALOCEAN_TOKEN
+ * or else DIGITALOCEAN_ACCESS_TOKEN (NULL when neither is set; the command
+ * says how to make one). *URL, when NULL (no --api-url), becomes
+ * MKMESH_DO_API_URL or else DO_API_DEFAULT_URL. */
+const char *do_api_from_env(const char **url);
+
 struct do_api *do_api_new(const char *base_url, const char *token);
 void do_api_free(struct do_api *api);
 

@@ -104,6 +104,11 @@ note "destroy --dry-run: the plan, nothing deleted"
 run destroydry destroy droplet mkmesh-example-org --api-url "$API" --dry-run
 [ "$RC" -eq 0 ] || fail "exit $RC"
 [ "$(grep -c '^  delete ' "$T/destroydry.out")" = 7 ] || fail "the plan does not delete 7 records"
+# the plan is the result, on stdout, under its header, once; nothing of it on stderr
+[ "$(head -n 1 "$T/destroydry.out")" = "plan (dry run: nothing was changed)" ] || fail "the dry run's plan has no header"
+[ "$(grep -c '^plan (dry run' "$T/destroydry.out")" = 1 ] || fail "the dry run's header is not there once"
+grep -q "^droplet mkmesh-example-org (id 3164444, .*): delete$" "$T/destroydry.out" || fail "the dry run does not name the droplet"
+! grep -q "delete\|plan" "$T/destroydry.err" || fail "the dry run's plan went to stderr"
 [ -z "$(do_state "s.requests.slice($before).filter(r=>r.method!=='GET').map(r=>r.method).join(' ')")" ] || fail "--dry-run deleted something"
 
 if command -v script >/dev/null; then
@@ -115,6 +120,9 @@ if command -v script >/dev/null; then
 	sed 's/^/  tty: /' "$T/tty.out" | tail -n 12
 	grep -q "destroy droplet 'mkmesh-example-org' (id 3164444) and delete 7 DNS records? \[y/N\]" "$T/tty.out" || fail "no question"
 	grep -q "not confirmed; nothing was changed" "$T/tty.out" || fail "'n' not taken as no"
+	# the plan is shown before the question, and it is not a dry run's
+	grep -q "^droplet mkmesh-example-org (id 3164444, .*): delete" "$T/tty.out" || fail "no plan before the question"
+	! grep -q "dry run" "$T/tty.out" || fail "the plan before the question says it is a dry run"
 	[ -z "$(do_state "s.requests.slice($before).filter(r=>r.method!=='GET').map(r=>r.method).join(' ')")" ] || fail "'n' deleted something"
 fi
 
@@ -137,6 +145,8 @@ run destroy destroy droplet mkmesh-example-org --api-url "$API" --yes
 	{ zone; fail "destroy did not leave exactly the other records"; }
 grep -q "deleted  ssh.example.org              A     $D4" "$T/destroy.out" || fail "a record pointing at it (ssh) was not deleted"
 grep -q "left     h.matrix.example.org AAAA fc12:3456::1" "$T/destroy.out" || fail "the mesh record is not mentioned"
+grep -q "^droplet mkmesh-example-org (id .*): deleted$" "$T/destroy.out" || fail "the result does not say the droplet was deleted"
+! grep -q "dry run" "$T/destroy.out" "$T/destroy.err" || fail "the result of --yes says it is a dry run"
 violations
 
 note "destroy a droplet that is not there: exit 1, clear"

@@ -400,3 +400,57 @@ TEST(dep5_licenses)
 	ASSERT_TRUE(compose_dep5_license("This package was debianized by ...\n\nLicense: GPL\n") == NULL);
 	ASSERT_TRUE(compose_dep5_license("") == NULL);
 }
+
+/* The package list read from a rootfs tarball alone (for a rebuild's
+ * check), and its errors: a missing file, a tarball cut inside the dpkg
+ * status, one cut after it. What the reading held is freed on every
+ * return (make SANITIZE=address shows a leak as a failure). */
+TEST(rootfs_packages_and_their_errors)
+{
+	snprintf(root, sizeof(root), "/tmp/mkmesh-test-compose-pkgs-%d", (int)getpid());
+	mk_rm_rf(root);
+	mkdir(root, 0755);
+	const char *tar = make_rootfs();
+	struct compose_result res;
+	char err[512] = "";
+	ASSERT_EQ(compose_rootfs_packages(tar, &res, err, sizeof(err)), 0);
+	ASSERT_EQ(res.n_packages, 2);
+	ASSERT_STREQ(res.packages[0].name, "base-files");
+	ASSERT_STREQ(res.packages[1].name, "zlib1g");
+	ASSERT_STREQ(res.packages[1].version, "1:1.3");
+	compose_result_release(&res);
+
+	_cleanup_free_ char *missing = xasprintf("%s/none.tar", root);
+	ASSERT_TRUE(compose_rootfs_packages(missing, &res, err, sizeof(err)) < 0);
+	ASSERT_TRUE(strstr(err, missing) != NULL);
+	ASSERT_EQ(res.n_packages, 0);
+	compose_result_release(&res);
+
+	/* cut inside the status file's data, then inside the entry after it */
+	char *data = NULL;
+	size_t len = 0;
+	ASSERT_EQ(mk_read_file(tar, &data, &len), 0);
+	const char *at = memmem(data, len, "Package: zlib1g", 15);
+	ASSERT_TRUE(at != NULL);
+	const char *after = memmem(data, len, "nftables.service", 16);
+	ASSERT_TRUE(after != NULL);
+	size_t cuts[] = {(size_t)(at - data) + 40, (size_t)(after - data) + 700};
+	for (size_t i = 0; i < ELEMENTSOF(cuts); i++) {
+		_cleanup_free_ char *cut = xasprintf("%s/cut%zu.tar", root, i);
+		ASSERT_EQ(mk_write_file_atomic(cut, data, cuts[i], 0644), 0);
+		err[0] = '\0';
+		int rc = compose_rootfs_packages(cut, &res, err, sizeof(err));
+		if (i == 0) {
+			ASSERT_TRUE(rc < 0);
+			ASSERT_TRUE(strstr(err, "var/lib/dpkg/status") != NULL);
+			ASSERT_EQ(res.n_packages, 0);
+		} else {
+			/* the status was read whole: what comes after is not read */
+			ASSERT_EQ(rc, 0);
+			ASSERT_EQ(res.n_packages, 2);
+		}
+		compose_result_release(&res);
+	}
+	free(data);
+	mk_rm_rf(root);
+}

@@ -5,6 +5,8 @@
  * e2fsck finds nothing to fix. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "../../builder/disk.h"
 #include "../../builder/util.h"
@@ -32,11 +34,23 @@ static char *out(const char *cmd)
 
 #define FS "disk.img?offset=1048576"
 
+/* The first of the programs these tests run that is not on PATH, or NULL. */
+static const char *missing_tool(void)
+{
+	static const char *const tools[] = {"mke2fs", "debugfs", "sfdisk", "e2fsck", "tune2fs", "dumpe2fs"};
+	for (size_t i = 0; i < ELEMENTSOF(tools); i++) {
+		_cleanup_free_ char *c = xasprintf("command -v %s >/dev/null 2>&1", tools[i]);
+		if (system(c) != 0)
+			return tools[i];
+	}
+	return NULL;
+}
+
 TEST(disk_remove_replaced_removes_what_the_tree_replaces)
 {
-	if (system("command -v mke2fs >/dev/null && command -v debugfs >/dev/null && "
-		   "command -v sfdisk >/dev/null") != 0)
-		FAIL_AT("mke2fs, debugfs or sfdisk is missing ('scripts/deps.sh --tests')");
+	const char *gone = missing_tool();
+	if (gone)
+		SKIP("'%s' is missing ('scripts/deps.sh --tests' installs it)", gone);
 	ASSERT_TRUE(mkdtemp(dir) != NULL);
 	/* the disk: a file, a symlink, two hard links, a directory, a file
 	 * reached through a directory symlink (merged /usr), one to keep */
@@ -87,6 +101,46 @@ TEST(disk_remove_replaced_removes_what_the_tree_replaces)
 	/* a disk without that partition is refused with a message */
 	ASSERT_TRUE(disk_remove_replaced(img, 2, tree, err, sizeof(err)) < 0);
 	ASSERT_TRUE(strstr(err, "no partition 2") != NULL);
+	_cleanup_free_ char *rm = xasprintf("rm -rf %s", dir);
+	ASSERT_EQ(system(rm), 0);
+}
+
+/* The image's file system times are disk_normalize's T and nothing else:
+ * mke2fs (in the appliance, with its own clock) is given no time, so the
+ * creation time, the write and check times and the first inodes' times
+ * that it wrote must all become T here. */
+TEST(disk_normalize_sets_every_time_mke2fs_wrote)
+{
+	const char *gone = missing_tool();
+	if (gone)
+		SKIP("'%s' is missing ('scripts/deps.sh --tests' installs it)", gone);
+	char tdir[] = "/tmp/mkmesh-test-disk.XXXXXX";
+	ASSERT_TRUE(mkdtemp(tdir) != NULL);
+	memcpy(dir, tdir, sizeof(dir));
+	/* made now (the clock), as the appliance's mke2fs does */
+	ASSERT_EQ(sh("truncate -s 64M disk.img && printf 'label: dos\\n2048,,83\\n' | sfdisk -q disk.img && "
+		     "mke2fs -q -F -t ext4 -O ^has_journal -E offset=1048576 disk.img 60M"),
+		  0);
+	const char *uuid = "3f0e8d21-5a4b-4c6d-9e8f-0a1b2c3d4e5f";
+	const time_t t = 1700000000; /* Tue Nov 14 22:13:20 2023 UTC */
+	char err[256] = "";
+	_cleanup_free_ char *img = xasprintf("%s/disk.img", dir);
+	ASSERT_EQ(disk_normalize(img, 1, uuid, t, err, sizeof(err)), 0);
+
+	ASSERT_EQ(sh("e2fsck -fn '" FS "'"), 0);
+	_cleanup_free_ char *created = out("TZ=UTC dumpe2fs -h '" FS "' | sed -n 's/^Filesystem created: *//p'");
+	ASSERT_STREQ(created, "Tue Nov 14 22:13:20 2023");
+	_cleanup_free_ char *written = out("TZ=UTC dumpe2fs -h '" FS "' | sed -n 's/^Last write time: *//p'");
+	ASSERT_STREQ(written, "Tue Nov 14 22:13:20 2023");
+	_cleanup_free_ char *checked = out("TZ=UTC dumpe2fs -h '" FS "' | sed -n 's/^Last checked: *//p'");
+	ASSERT_STREQ(checked, "Tue Nov 14 22:13:20 2023");
+	_cleanup_free_ char *fs_uuid = out("dumpe2fs -h '" FS "' | sed -n 's/^Filesystem UUID: *//p'");
+	ASSERT_STREQ(fs_uuid, uuid);
+	/* the root directory and lost+found, which mke2fs made */
+	_cleanup_free_ char *root = out("debugfs -R 'stat /' '" FS "' | grep -c '0x6553f100:00000000'");
+	ASSERT_STREQ(root, "4"); /* ctime, atime, mtime, crtime */
+	_cleanup_free_ char *lf = out("debugfs -R 'stat /lost+found' '" FS "' | grep -c '0x6553f100:00000000'");
+	ASSERT_STREQ(lf, "4");
 	_cleanup_free_ char *rm = xasprintf("rm -rf %s", dir);
 	ASSERT_EQ(system(rm), 0);
 }

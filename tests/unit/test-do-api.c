@@ -320,3 +320,30 @@ TEST(droplet_address_public_only)
 	ASSERT_STREQ(do_api_droplet_address(d, "v6"), "");
 	json_decref(d);
 }
+
+/* The one lookup deploy, destroy and upload share: the token from
+ * DIGITALOCEAN_TOKEN or DIGITALOCEAN_ACCESS_TOKEN, the URL from
+ * --api-url, MKMESH_DO_API_URL or the default. */
+TEST(from_env_token_and_url)
+{
+	unsetenv("DIGITALOCEAN_TOKEN");
+	unsetenv("DIGITALOCEAN_ACCESS_TOKEN");
+	unsetenv("MKMESH_DO_API_URL");
+	const char *url = NULL;
+	ASSERT_TRUE(do_api_from_env(&url) == NULL);
+	ASSERT_STREQ(url, DO_API_DEFAULT_URL);
+	setenv("DIGITALOCEAN_ACCESS_TOKEN", "second", 1);
+	setenv("MKMESH_DO_API_URL", "http://127.0.0.1:9", 1);
+	url = NULL;
+	ASSERT_STREQ(do_api_from_env(&url), "second");
+	ASSERT_STREQ(url, "http://127.0.0.1:9");
+	setenv("DIGITALOCEAN_TOKEN", "first", 1);
+	url = "http://[::1]:8"; /* --api-url wins over the environment */
+	ASSERT_STREQ(do_api_from_env(&url), "first");
+	ASSERT_STREQ(url, "http://[::1]:8");
+	setenv("DIGITALOCEAN_TOKEN", "", 1); /* empty is not set */
+	ASSERT_STREQ(do_api_from_env(&url), "second");
+	unsetenv("DIGITALOCEAN_TOKEN");
+	unsetenv("DIGITALOCEAN_ACCESS_TOKEN");
+	unsetenv("MKMESH_DO_API_URL");
+}

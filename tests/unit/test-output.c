@@ -151,3 +151,28 @@ TEST(sums_refuse_a_foreign_line)
 	}
 	mk_rm_rf(d);
 }
+
+/* Every file of an image is named from the parts: a version that holds
+ * ".img" or ".raw" stays whole (the manifest's name was cut at the first
+ * ".img" of the image's name, and that strstr was not checked). */
+TEST(file_names_keep_a_version_with_img_or_raw_whole)
+{
+	static const struct {
+		const char *target, *version, *arch, *tail, *want;
+	} cases[] = {
+		{"rpi", "1.img.2", "arm64", ".img.zst", "mkmesh-rpi-1.img.2-arm64.img.zst"},
+		{"rpi", "1.img.2", "arm64", ".img.bmap", "mkmesh-rpi-1.img.2-arm64.img.bmap"},
+		{"rpi", "1.img.2", "arm64", ".manifest.json", "mkmesh-rpi-1.img.2-arm64.manifest.json"},
+		{"rpi", "1.img.2", "arm64", ".spdx.json", "mkmesh-rpi-1.img.2-arm64.spdx.json"},
+		{"droplet", "x.raw", "amd64", ".raw.gz", "mkmesh-droplet-x.raw-amd64.raw.gz"},
+		{"droplet", "x.raw", "amd64", ".manifest.json", "mkmesh-droplet-x.raw-amd64.manifest.json"},
+		{"droplet", "img", "amd64", ".spdx.json", "mkmesh-droplet-img-amd64.spdx.json"},
+		{"droplet", "0.4.1-3-gdeadbee", "amd64", ".manifest.json",
+		 "mkmesh-droplet-0.4.1-3-gdeadbee-amd64.manifest.json"},
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *name =
+			output_name(cases[i].target, cases[i].version, cases[i].arch, cases[i].tail);
+		ASSERT_STREQ(name, cases[i].want);
+	}
+}

@@ -83,3 +83,18 @@ TEST(read_regular_is_strict)
 	unlink(zero);
 	rmdir(dir);
 }
+
+/* The one hex encoder (bmap and flash had copies of their own). */
+TEST(mk_hex_lower_case_two_digits_a_byte)
+{
+	const unsigned char b[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+	char out[2 * sizeof(b) + 1];
+	memset(out, 'x', sizeof(out));
+	mk_hex(b, sizeof(b), out);
+	ASSERT_STREQ(out, "00017f80abff");
+	mk_hex(b, 0, out);
+	ASSERT_STREQ(out, "");
+	char sum[65];
+	mk_sha256_hex("abc", 3, sum);
+	ASSERT_STREQ(sum, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
