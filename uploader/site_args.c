@@ -97,7 +97,7 @@ int site_args_add_key(struct strv *keys, const char *key)
 		explicit_bzero(text, len);
 		return -EINVAL;
 	}
-	size_t before = keys->n;
+	struct strv found = {0};
 	unsigned lineno = 0;
 	for (char *p = text, *nl; p && *p; p = nl ? nl + 1 : NULL) {
 		nl = strchr(p, '\n');
@@ -107,14 +107,19 @@ int site_args_add_key(struct strv *keys, const char *key)
 		p[strcspn(p, "\r")] = '\0';
 		if (!site_args_is_pubkey(p))
 			continue;
-		if ((r = add_key_line(keys, key, p, lineno)) < 0)
+		if ((r = add_key_line(&found, key, p, lineno)) < 0) {
+			strv_release(&found);
 			return r;
+		}
 	}
-	if (keys->n == before) {
+	if (!found.n) {
 		mk_log_error("--ssh-key '%s' has no public key in it (lines starting with ssh-, "
 			     "ecdsa- or sk-)", key);
 		return -EINVAL;
 	}
+	for (size_t i = 0; i < found.n; i++)
+		strv_push(keys, found.v[i]);
+	strv_release(&found);
 	return 0;
 }
 
