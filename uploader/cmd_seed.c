@@ -240,7 +240,9 @@ static int seed_run(struct seed *s)
 		return 1;
 	}
 	if (r < 0) {
-		mk_log_error("cannot write the seed: %s; nothing was written", err);
+		mk_log_error("cannot write the seed %s'%s': %s; nothing was written%s", s->fat ? "into " : "",
+			     s->fat ? s->fat : s->output, err,
+			     s->fat ? "" : " (the ISO's files are spooled in $TMPDIR, or /tmp: is it writable?)");
 		return 1;
 	}
 	if (mk_verbosity > 0) {
