@@ -8,6 +8,8 @@
 # image's; `mkmesh verify` passes it, and refuses each wrong field, naming
 # it, after SHA256SUMS was signed again over the change.
 . "$(dirname "$0")/lib.sh"
+# MKMESH_TEST_BIN runs another mkmesh binary (e.g. a sanitizer build) instead.
+mkmesh=${MKMESH_TEST_BIN:-$mkmesh}
 
 for t in minisign sha256sum jq zstd; do
 	command -v "$t" >/dev/null || skip "$t is missing ('scripts/deps.sh --tests')"

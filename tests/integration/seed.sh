@@ -8,6 +8,8 @@
 # words; bad keys and targets are refused; an existing output is kept and a
 # failed run leaves no file behind.
 . "$(dirname "$0")/lib.sh"
+# MKMESH_TEST_BIN runs another mkmesh binary (e.g. a sanitizer build) instead.
+mkmesh=${MKMESH_TEST_BIN:-$mkmesh}
 
 for t in isoinfo ssh-keygen cmp; do
 	command -v "$t" >/dev/null || skip "$t is missing ('scripts/deps.sh --tests': genisoimage, openssh-client)"
