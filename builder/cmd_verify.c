@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 
 #include "commands.h"
+#include "imager.h"
 #include "sbom.h"
 #include "util.h"
 
@@ -43,11 +44,16 @@ static void usage(FILE *f)
 		"     release public key: then SHA256SUMS is what the maintainer signed;\n"
 		"  2. every file listed in SHA256SUMS is there and has that sha256;\n"
 		"  3. each *.manifest.json names its own image, with the image's sha256 and size;\n"
-		"  4. each *.spdx.json (the SBOM) names the same image with the same sha256.\n"
+		"  4. each *.spdx.json (the SBOM) names the same image with the same sha256;\n"
+		"  5. " IMAGER_JSON " (Raspberry Pi Imager's list), when there: each entry's image\n"
+		"     is in the directory with its image_download_size (and _sha256), and the\n"
+		"     image inside it (decompressed, as Imager checks it) has its extract_size\n"
+		"     and extract_sha256; init_format is cloudinit.\n"
 		"Each problem is printed on one line naming the file; the exit code is 0 when\n"
 		"all checks pass and 1 otherwise. The files of DIR must be regular files, not\n"
 		"symbolic links, FIFOs or devices; SHA256SUMS, SHA256SUMS.sig and PUBKEY may\n"
-		"hold at most 1 MiB, each manifest and SBOM at most 16 MiB.\n"
+		"hold at most 1 MiB, each manifest and SBOM at most 16 MiB; an image in\n"
+		IMAGER_JSON " is decompressed up to its extract_size, at most 64 GiB.\n"
 		"\n"
 		"options:\n"
 		"  --key PUBKEY   the minisign public key (default: $MKMESH_RELEASE_KEY, else\n"
@@ -498,6 +504,139 @@ static void check_sbom(struct verify *v, const char *name)
 	json_decref(doc);
 }
 
+#define EXTRACT_MAX (64ULL << 30)
+
+static bool is_sha256(const char *s)
+{
+	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* One entry of rpi-imager.json's os_list against the file its url names. */
+static void check_imager_entry(struct verify *v, const char *path, size_t i, const json_t *e)
+{
+	const char *url = json_string_value(json_object_get(e, "url"));
+	const char *esha = json_string_value(json_object_get(e, "extract_sha256"));
+	const char *dsha = json_string_value(json_object_get(e, "image_download_sha256"));
+	const char *date = json_string_value(json_object_get(e, "release_date"));
+	const char *init = json_string_value(json_object_get(e, "init_format"));
+	const json_t *esize = json_object_get(e, "extract_size"), *dsize = json_object_get(e, "image_download_size");
+	const json_t *devices = json_object_get(e, "devices");
+	static const char *const text[] = {"name", "description", "icon", "url"};
+	char why[256];
+	bool ok = true;
+	for (size_t k = 0; k < ELEMENTSOF(text); k++) {
+		const char *t = json_string_value(json_object_get(e, text[k]));
+		if (!t || !*t) {
+			fail(v, "%s: os_list[%zu].%s: missing or not a string, which Imager needs", path, i, text[k]);
+			ok = false;
+		}
+	}
+	if (!json_is_integer(esize) || json_integer_value(esize) <= 0 || !json_is_integer(dsize) ||
+	    json_integer_value(dsize) <= 0) {
+		fail(v, "%s: os_list[%zu]: extract_size and image_download_size must be positive integers",
+		     path, i);
+		ok = false;
+	}
+	if (!is_sha256(esha) || (json_object_get(e, "image_download_sha256") && !is_sha256(dsha))) {
+		fail(v, "%s: os_list[%zu]: extract_sha256 (and image_download_sha256) must be 64 lower-case "
+		     "hex digits", path, i);
+		ok = false;
+	}
+	if (!date || !imager_date_valid(date))
+		fail(v, "%s: os_list[%zu].release_date: not a date YYYY-MM-DD", path, i);
+	if (!init || strcmp(init, "cloudinit"))
+		fail(v, "%s: os_list[%zu].init_format is '%s', not 'cloudinit': Imager would not write the "
+		     "cloud-init seed the image reads", path, i, init ? init : "(none)");
+	bool devs = json_is_array(devices) && json_array_size(devices) > 0;
+	for (size_t k = 0; devs && k < json_array_size(devices); k++)
+		devs = json_is_string(json_array_get(devices, k));
+	if (!devs)
+		fail(v, "%s: os_list[%zu].devices: not a list of Imager's device tags (pi4-64bit, ...)", path, i);
+	if (!ok)
+		return;
+
+	const char *slash = strrchr(url, '/'), *file = slash ? slash + 1 : url;
+	size_t fl = strlen(file);
+	const char *sha;
+	uint64_t size;
+	int rc;
+	if (!plain_name(file) || fl <= 8 || strcmp(file + fl - 8, ".img.zst")) {
+		fail(v, "%s: os_list[%zu].url '%s' does not end in an image file of the directory (NAME.img.zst)",
+		     path, i, url);
+		return;
+	}
+	if ((rc = file_hash(v, file, &sha, &size)) < 0) {
+		fail(v, "%s: os_list[%zu]: its image '%s' cannot be read: %s", path, i, file,
+		     cause(rc, 0, why, sizeof(why)));
+		return;
+	}
+	require_listed(v, file);
+	if ((json_int_t)size != json_integer_value(dsize))
+		fail(v, "%s: os_list[%zu].image_download_size is %lld, '%s' has %llu bytes", path, i,
+		     (long long)json_integer_value(dsize), file, (unsigned long long)size);
+	if (dsha && strcmp(dsha, sha))
+		fail(v, "%s: os_list[%zu].image_download_sha256 is %s, '%s' has %s", path, i, dsha, file, sha);
+
+	/* The manifest beside the image knows the disk's size too. */
+	_cleanup_free_ char *mname = xasprintf("%.*s.manifest.json", (int)(fl - 8), file);
+	json_error_t je;
+	json_t *m = read_json(v, mname, &rc, &je);
+	json_t *disk = json_object_get(json_object_get(m, "image"), "disk_size");
+	if (json_is_integer(disk) && json_integer_value(disk) != json_integer_value(esize))
+		fail(v, "%s: os_list[%zu].extract_size is %lld, the manifest '%s' says the disk is %lld bytes",
+		     path, i, (long long)json_integer_value(esize), mname, (long long)json_integer_value(disk));
+	json_decref(m);
+
+	uint64_t max = (uint64_t)json_integer_value(esize), got = 0;
+	char xsha[65];
+	_cleanup_close_ int fd = mk_open_regular(v->dirfd, file, MK_NOFOLLOW, NULL);
+	if (fd < 0) {
+		fail(v, "%s: os_list[%zu]: '%s' cannot be read: %s", path, i, file, cause(fd, 0, why, sizeof(why)));
+		return;
+	}
+	if (max > EXTRACT_MAX)
+		max = EXTRACT_MAX;
+	rc = imager_zstd_digest(fd, max, xsha, &got);
+	if (rc == -EFBIG)
+		fail(v, "%s: os_list[%zu]: the image in '%s' is larger than extract_size (%lld bytes); Imager "
+		     "would refuse the card", path, i, file, (long long)json_integer_value(esize));
+	else if (rc == -EPIPE || rc == -MK_ERR_CHECKSUM)
+		fail(v, "%s: '%s' is %s; download it again", path, file,
+		     rc == -EPIPE ? "cut short" : "not a good zstd file");
+	else if (rc < 0)
+		fail(v, "%s: '%s' cannot be read: %s", path, file, mk_strerror(rc));
+	else if (got != (uint64_t)json_integer_value(esize))
+		fail(v, "%s: os_list[%zu].extract_size is %lld, the image in '%s' has %llu bytes", path, i,
+		     (long long)json_integer_value(esize), file, (unsigned long long)got);
+	else if (strcmp(xsha, esha))
+		fail(v, "%s: os_list[%zu].extract_sha256 is %s, the image in '%s' has %s; Imager would refuse "
+		     "the card", path, i, esha, file, xsha);
+}
+
+/* rpi-imager.json, when the release has one (releases before it do not). */
+static bool check_imager(struct verify *v)
+{
+	if (faccessat(v->dirfd, IMAGER_JSON, F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    !strv_contains(&v->listed, IMAGER_JSON))
+		return false;
+	_cleanup_free_ char *path = NULL;
+	json_t *doc = load_listed(v, IMAGER_JSON, &path);
+	if (!doc)
+		return true;
+	const json_t *list = json_object_get(doc, "os_list");
+	if (!json_is_array(list) || !json_array_size(list))
+		fail(v, "%s: has no os_list (Raspberry Pi Imager's list of images)", path);
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *e = json_array_get(list, i);
+		if (!json_is_object(e))
+			fail(v, "%s: os_list[%zu]: not an object", path, i);
+		else
+			check_imager_entry(v, path, i, e);
+	}
+	json_decref(doc);
+	return true;
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
@@ -542,11 +681,13 @@ int cmd_verify(int argc, char **argv)
 		check_manifest(&v, manifests.v[i]);
 	for (size_t i = 0; i < sboms.n; i++)
 		check_sbom(&v, sboms.v[i]);
+	bool imager = check_imager(&v);
 
 	if (v.failures == 0 && !quiet)
 		printf("%s: good: SHA256SUMS signed by '%s'; %zu files match it; %zu manifests and %zu SBOMs "
-		       "name their images\n",
-		       v.dir, key, v.listed.n, manifests.n, sboms.n);
+		       "name their images%s\n",
+		       v.dir, key, v.listed.n, manifests.n, sboms.n,
+		       imager ? "; " IMAGER_JSON " matches its image" : "");
 	else if (v.failures)
 		fprintf(stderr, "mkmesh: %s: %d check%s failed; do not use these files\n", v.dir, v.failures,
 			v.failures == 1 ? "" : "s");

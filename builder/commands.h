@@ -13,6 +13,7 @@ int cmd_upload(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
+int cmd_seed(int argc, char **argv);
 
 /* Set by the Makefile from git describe. */
 #ifndef MKMESH_VERSION

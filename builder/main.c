@@ -23,6 +23,7 @@ static const struct mk_command commands[] = {
 	{"flash", cmd_flash, "write an rpi image to an SD card, checked block by block"},
 	{"deploy", cmd_deploy, "create a droplet from the uploaded image, with its DNS records"},
 	{"destroy", cmd_destroy, "delete a droplet and exactly the DNS records that point at it"},
+	{"seed", cmd_seed, "write the cloud-init seed (ISO or Pi FAT files) for a VM or Pi"},
 };
 
 static void usage(FILE *f)

@@ -15,7 +15,7 @@ build_pkgs="gcc make pkg-config git ca-certificates
   libssl-dev zlib1g-dev libext2fs-dev
   mmdebstrap arch-test uidmap libguestfs0 supermin linux-image-amd64
   gpgv gnupg debian-archive-keyring
-  e2fsprogs dosfstools fdisk minisign"
+  e2fsprogs dosfstools fdisk minisign jq zstd"
 test_pkgs="qemu-system-x86 qemu-utils genisoimage openssh-client
   curl jq zstd bc python3 file openssl
   qemu-user-static binfmt-support qemu-system-arm mtools bmap-tools xz-utils

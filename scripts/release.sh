@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # make release: both images with their manifests, SBOMs and block map in one
-# directory, one SHA256SUMS over all of them, and SHA256SUMS.sig, its
+# directory, rpi-imager.json (Raspberry Pi Imager's list) for the rpi image,
+# one SHA256SUMS over all of them, and SHA256SUMS.sig, its
 # minisign signature by the maintainer's secret key (which is never in the
 # repo and never printed). 'mkmesh verify DIR' checks the result.
 #
@@ -12,6 +13,8 @@
 #   RELEASE_ARGS        more 'mkmesh build' options for both images (e.g. --cache DIR)
 #   DROPLET_ARGS, RPI_ARGS  options for one image (e.g. --without cjdns,matrix,riot,web)
 #   MKMESH_RELEASE_KEY  the public key: when set, the directory is verified at the end
+#   MKMESH_RELEASE_URL  where the files will be published: the URLs in rpi-imager.json
+#                       (scripts/rpi-imager-json.sh)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -53,12 +56,17 @@ start=$SECONDS
 ./mkmesh build rpi --out "$stage" --image-version "$version" ${RELEASE_ARGS:-} ${RPI_ARGS:-} >/dev/null ||
 	die "the rpi image did not build (its messages are above)"
 
+# Raspberry Pi Imager's repository file for the rpi image, and its icon:
+# in SHA256SUMS, so that the signature covers them.
+scripts/rpi-imager-json.sh "$stage" "$version" || die "rpi-imager.json could not be written (above)"
+(cd "$stage" && sha256sum rpi-imager.json mkmesh-icon.svg >>SHA256SUMS)
+
 # Each build added its own lines to the one SHA256SUMS; check that they
 # are all there before signing it.
 want="mkmesh-droplet-$version-amd64.raw.gz mkmesh-droplet-$version-amd64.manifest.json
 mkmesh-droplet-$version-amd64.spdx.json mkmesh-rpi-$version-arm64.img.zst
 mkmesh-rpi-$version-arm64.img.bmap mkmesh-rpi-$version-arm64.manifest.json
-mkmesh-rpi-$version-arm64.spdx.json"
+mkmesh-rpi-$version-arm64.spdx.json rpi-imager.json mkmesh-icon.svg"
 for f in $want; do
 	[ -f "$stage/$f" ] || die "the build did not make '$f'"
 	grep -q "  $f\$" "$stage/SHA256SUMS" || die "'$f' is not in SHA256SUMS"

@@ -29,6 +29,7 @@
 #include "do_api.h"
 #include "http.h"
 #include "site.h"
+#include "site_args.h"
 
 #define DEFAULT_SIZE "s-2vcpu-4gb"
 #define DEFAULT_TAG "mkmesh"
@@ -436,11 +437,6 @@ static void deploy_release(struct deploy *d)
 	do_api_free(d->c.api);
 }
 
-static bool is_pubkey(const char *s)
-{
-	return !strncmp(s, "ssh-", 4) || !strncmp(s, "ecdsa-", 6) || !strncmp(s, "sk-", 3);
-}
-
 static bool is_fingerprint(const char *s)
 {
 	/* MD5, as DigitalOcean shows it: 16 hex pairs with colons. */
@@ -452,54 +448,15 @@ static bool is_fingerprint(const char *s)
 	return true;
 }
 
-/* --ssh-key: a file of public keys, a public key, a key id or fingerprint. */
+/* --ssh-key: a file of public keys, a public key (as `mkmesh seed` reads
+ * them: site_args.c), a key id or fingerprint. */
 static int add_ssh_key(struct deploy *d, const char *key)
 {
-	struct stat st;
-	if (!is_pubkey(key) && stat(key, &st) == 0) {
-		_cleanup_free_ char *text = NULL;
-		size_t len;
-		int r = mk_read_file(key, &text, &len);
-		if (r < 0) {
-			mk_log_error("cannot read --ssh-key '%s': %s", key, strerror(-r));
-			return 2;
-		}
-		if (strstr(text, "PRIVATE KEY")) {
-			mk_log_error("--ssh-key '%s' is a private key: give the public one ('%s.pub')", key,
-				     key);
-			explicit_bzero(text, len);
-			return 2;
-		}
-		size_t before = d->pubkeys.n;
-		for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			line[strcspn(line, "\r")] = '\0';
-			if (!is_pubkey(line))
-				continue;
-			if (!site_text_valid(line)) {
-				mk_log_error("--ssh-key '%s': a key line is not UTF-8 text or has a control "
-					     "character in it: it would change the user-data; fix or remove that "
-					     "line", key);
-				explicit_bzero(text, len);
-				return 2;
-			}
-			strv_push(&d->pubkeys, line);
-		}
-		if (d->pubkeys.n == before) {
-			mk_log_error("--ssh-key '%s' has no public key in it (lines starting with ssh-, "
-				     "ecdsa- or sk-)", key);
-			return 2;
-		}
+	int r = site_args_add_key(&d->pubkeys, key);
+	if (r == 0)
 		return -1;
-	}
-	if (is_pubkey(key)) {
-		if (!site_text_valid(key)) {
-			mk_log_error("--ssh-key: the key is not UTF-8 text or has a control character in it");
-			return 2;
-		}
-		strv_push(&d->pubkeys, key);
-		return -1;
-	}
+	if (r != -ENOENT)
+		return 2;
 	char *end;
 	if ((strtoll(key, &end, 10) > 0 && !*end) || is_fingerprint(key)) {
 		strv_push(&d->ssh_ids, key);
@@ -957,14 +914,8 @@ static void print_result(struct deploy *d, const struct plan *p)
 
 static int deploy_run(struct deploy *d)
 {
-	char serr[4096];
-	int r = site_load(&d->site, d->site_path, serr, sizeof(serr));
-	if (r < 0) {
-		for (char *save = NULL, *l = strtok_r(serr, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-			mk_log_error("%s", l);
-		mk_log_error("the site file is not valid; docs/site.md describes it");
+	if (site_args_load(&d->site, d->site_path) < 0)
 		return 1;
-	}
 	d->c.site_token = d->site.digitalocean_token;
 	d->c.site_doc = d->site.doc;
 	if (d->site.digitalocean_token && !strcmp(d->site.digitalocean_token, d->c.token))
@@ -978,13 +929,8 @@ static int deploy_run(struct deploy *d)
 			     "make the site file or the key list smaller", ud, SITE_USER_DATA_MAX);
 		return 1;
 	}
-	if (!d->name) {
-		d->default_name = xasprintf("mkmesh-%s", d->site.domain);
-		for (char *p = d->default_name; *p; p++)
-			if (*p == '.')
-				*p = '-';
-		d->name = d->default_name;
-	}
+	if (!d->name)
+		d->name = d->default_name = site_args_default_name(d->site.domain);
 
 	d->c.api = do_api_new(d->api_url, d->c.token);
 	d->c.api->debug = debug_cb;
@@ -993,7 +939,7 @@ static int deploy_run(struct deploy *d)
 
 	/* Look at everything first: the domain, the droplet, the records. */
 	json_t *dom = NULL;
-	r = do_api_domain_get(d->c.api, D, &dom, d->c.err, sizeof(d->c.err));
+	int r = do_api_domain_get(d->c.api, D, &dom, d->c.err, sizeof(d->c.err));
 	json_decref(dom);
 	if (r == -ENOENT) {
 		mk_log_error("the domain '%s' is not in DigitalOcean DNS: add it with 'doctl compute "
@@ -1337,12 +1283,8 @@ static void destroy_print(struct destroy *x, bool done)
 static int destroy_run(struct destroy *x)
 {
 	if (x->site_path) {
-		char serr[4096];
-		if (site_load(&x->site, x->site_path, serr, sizeof(serr)) < 0) {
-			for (char *save = NULL, *l = strtok_r(serr, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-				mk_log_error("%s", l);
+		if (site_args_load(&x->site, x->site_path) < 0)
 			return 1;
-		}
 		x->domain = x->site.domain;
 		x->c.site_token = x->site.digitalocean_token;
 		x->c.site_doc = x->site.doc;

@@ -497,7 +497,7 @@ char *site_user_data(const struct site *s, const struct strv *keys)
 	if (!f || !json)
 		abort();
 	fputs("#cloud-config\n"
-	      "# made by mkmesh deploy: the site file (docs/site.md) and the SSH keys\n", f);
+	      "# made by mkmesh (deploy, seed): the site file (docs/site.md) and the SSH keys\n", f);
 	if (keys && keys->n) {
 		fputs("ssh_authorized_keys:\n", f);
 		for (size_t i = 0; i < keys->n; i++) {

@@ -44,17 +44,23 @@ check "the key is never printed" bash -c "! grep -qF '$(sed -n 2p "$work/test.ke
 
 d=mkmesh-droplet-$v-amd64
 r=mkmesh-rpi-$v-arm64
-want="SHA256SUMS SHA256SUMS.sig $d.manifest.json $d.raw.gz $d.spdx.json $r.img.bmap $r.img.zst $r.manifest.json $r.spdx.json"
+want=$(printf '%s\n' SHA256SUMS SHA256SUMS.sig $d.manifest.json $d.raw.gz $d.spdx.json $r.img.bmap $r.img.zst \
+	$r.manifest.json $r.spdx.json rpi-imager.json mkmesh-icon.svg | sort | tr '\n' ' ')
 check "the release directory holds exactly the release files" \
-	test "$(ls "$dir" | sort | tr '\n' ' ')" = "$want "
-check "SHA256SUMS covers the 7 files and matches them" \
-	bash -c "cd '$dir' && [ \$(wc -l <SHA256SUMS) -eq 7 ] && sha256sum --quiet -c SHA256SUMS"
+	test "$(ls "$dir" | sort | tr '\n' ' ')" = "$want"
+check "SHA256SUMS covers the 9 files and matches them" \
+	bash -c "cd '$dir' && [ \$(wc -l <SHA256SUMS) -eq 9 ] && sha256sum --quiet -c SHA256SUMS"
 check "minisign by hand: the signature is good" \
 	minisign -V -q -p "$work/test.pub" -m "$dir/SHA256SUMS" -x "$dir/SHA256SUMS.sig"
 check "mkmesh verify passes" \
 	bash -c "'$mkmesh' verify '$dir' --key '$work/test.pub' >'$work/verify.out' 2>&1"
 cat "$work/verify.out"
-check "mkmesh verify says what it checked" grep -q "good: .* 7 files match it; 2 manifests and 2 SBOMs" "$work/verify.out"
+check "mkmesh verify says what it checked" \
+	grep -q "good: .* 9 files match it; 2 manifests and 2 SBOMs name their images; rpi-imager.json matches its image" "$work/verify.out"
+if [ -d "$top/tests/node/node_modules/ajv" ]; then
+	check "rpi-imager.json: valid by the schema of Imager's format" \
+		node "$top/tests/lib/imager-schema.cjs" "$top/tests/fixtures/rpi-imager/os-list.schema.json" "$dir/rpi-imager.json"
+fi
 
 # --- the SBOMs ---
 schemas=$top/tests/fixtures/spdx/spdx-2.3-mkmesh.schema.json
